@@ -1,0 +1,58 @@
+"""The interface every synthesis engine offers to the service.
+
+An engine turns one front-end sentence into float audio. It is created once per
+worker at start-up (never per request), warmed up before the worker reports
+ready, and called from several inference threads at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from tts.emotions import Prosody
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    """What `GET /api/voices` tells callers about one voice."""
+
+    name: str
+    language: str
+    sample_rate: int
+    engine: str
+    emotions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SentenceAudio:
+    """Float audio in [-1, 1] at the engine's sample rate, with where the time went."""
+
+    audio: np.ndarray
+    acoustic_s: float
+    vocoder_s: float
+
+
+class EngineError(RuntimeError):
+    """Synthesis failed inside the engine (not the caller's fault)."""
+
+
+class Engine(Protocol):
+    name: str
+    device: str  # where synthesis really runs: "cpu" or "cuda"
+    sample_rate: int
+    model_hash: str  # changes whenever the model files change; part of every cache key
+
+    def voices(self) -> list[VoiceInfo]: ...
+
+    def warm_up(self) -> float:
+        """Run a few syntheses so the first caller is not slow; returns seconds spent."""
+        ...
+
+    def synthesize(
+        self, voice: str, text: str, ids: list[int], prosody: Prosody
+    ) -> SentenceAudio:
+        """Synthesize one sentence. `text` is for text-driven engines, `ids` for id-driven ones."""
+        ...

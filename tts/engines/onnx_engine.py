@@ -1,0 +1,133 @@
+"""The embedded engine: FastSpeech2 (ids -> mel) then multi-band MelGAN (mel -> audio).
+
+Both graphs run on ONNX Runtime. `run` releases the GIL and is safe to call from
+several threads on one session, so one engine per worker serves all of its
+inference threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from tts.emotions import Prosody
+from tts.engines.base import EngineError, SentenceAudio, VoiceInfo
+from tts.voices import Voice
+
+_LOGGER = logging.getLogger(__name__)
+
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+# A short sentence with every kind of symbol: enough to size the buffers and
+# trigger the kernel choices the first real request would otherwise pay for.
+_WARM_UP_IDS_LENGTHS = (16, 48, 96)
+
+
+def session_options(threads: int) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Spinning threads burn a core while idle; with several sessions per worker
+    # and several workers per machine that time is better left to the others.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+def providers_for(device: str) -> list[str]:
+    """Execution providers to ask for: `auto` tries CUDA when this build has it."""
+    available = ort.get_available_providers()
+    if device == "cpu":
+        return [CPU]
+    if device == "cuda" and CUDA not in available:
+        raise EngineError(
+            "DEVICE=cuda but this onnxruntime has no CUDAExecutionProvider "
+            "(install onnxruntime-gpu and the CUDA libraries, or use DEVICE=auto/cpu)"
+        )
+    return [CUDA, CPU] if CUDA in available else [CPU]
+
+
+def open_session(path: Path, device: str, threads: int) -> ort.InferenceSession:
+    session = ort.InferenceSession(
+        str(path), sess_options=session_options(threads), providers=providers_for(device)
+    )
+    got = session.get_providers()
+    if device == "cuda" and got[0] != CUDA:
+        raise EngineError(f"DEVICE=cuda but CUDA did not initialize for {path.name}: {got}")
+    return session
+
+
+@dataclass
+class OnnxEngine:
+    """One per worker, created at start-up by `load`, never per request."""
+
+    voice: Voice
+    acoustic: ort.InferenceSession
+    vocoder: ort.InferenceSession
+    device: str
+    name: str = "onnx"
+
+    @classmethod
+    def load(cls, voice_dir: Path, *, device: str = "auto", threads: int = 2) -> OnnxEngine:
+        voice = Voice.load(voice_dir)
+        acoustic = open_session(voice.model_path("acoustic"), device, threads)
+        vocoder = open_session(voice.model_path("vocoder"), device, threads)
+        where = "cuda" if acoustic.get_providers()[0] == CUDA else "cpu"
+        _LOGGER.info("onnx engine: voice %s (%s) on %s, %d threads per session",
+                     voice.name, voice.model_hash, where, threads)
+        return cls(voice=voice, acoustic=acoustic, vocoder=vocoder, device=where)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.voice.sample_rate
+
+    @property
+    def model_hash(self) -> str:
+        return self.voice.model_hash
+
+    def voices(self) -> list[VoiceInfo]:
+        return [VoiceInfo(self.voice.name, self.voice.language, self.voice.sample_rate,
+                          self.name, self.voice.emotions)]
+
+    def warm_up(self) -> float:
+        started = time.perf_counter()
+        sil, eos = self.voice.symbol_to_id["sil"], self.voice.symbol_to_id["eos"]
+        body = [self.voice.symbol_to_id[s] for s in ("n", "i3", "#0", "h", "ao3", "#1")]
+        for length in _WARM_UP_IDS_LENGTHS:
+            ids = [sil, *(body * (length // len(body) + 1))[:length], sil, eos]
+            self.synthesize(self.voice.name, "", ids, Prosody())
+        return time.perf_counter() - started
+
+    def mel(self, ids: list[int], prosody: Prosody) -> np.ndarray:
+        """Acoustic model: symbol ids -> mel [1, frames, 80]."""
+        feed = {
+            "input_ids": np.asarray([ids], dtype=np.int32),
+            "speaker_ids": np.zeros(1, dtype=np.int32),
+            # The model stretches durations by this ratio: >1 is slower speech.
+            "speed_ratios": np.asarray([1.0 / prosody.speed], dtype=np.float32),
+            "f0_ratios": np.asarray([prosody.f0], dtype=np.float32),
+            "energy_ratios": np.asarray([prosody.energy], dtype=np.float32),
+        }
+        mel: np.ndarray = self.acoustic.run(None, feed)[1]
+        return mel
+
+    def vocode(self, mel: np.ndarray) -> np.ndarray:
+        """Vocoder: mel [1, frames, 80] -> float audio [frames * hop]."""
+        audio: np.ndarray = self.vocoder.run(None, {"mels": mel})[0]
+        return np.clip(audio.reshape(-1), -1.0, 1.0)
+
+    def synthesize(self, voice: str, text: str, ids: list[int], prosody: Prosody) -> SentenceAudio:
+        if voice != self.voice.name:
+            raise EngineError(f"voice {voice!r} is not loaded")
+        started = time.perf_counter()
+        mel = self.mel(ids, prosody)
+        between = time.perf_counter()
+        audio = self.vocode(mel)
+        return SentenceAudio(audio=audio, acoustic_s=between - started,
+                             vocoder_s=time.perf_counter() - between)

@@ -1,0 +1,125 @@
+"""A bounded pool of real OS threads for synthesis, with admission control.
+
+Under gunicorn's gevent worker the standard `threading` module is patched into
+greenlets, so CPU-bound work there would stall the event loop. Synthesis goes
+to gevent's native thread pool instead (ONNX Runtime releases the GIL while it
+computes), and request greenlets wait on it cooperatively. Without gevent
+(tests, the CLI) a `concurrent.futures` pool does the same job.
+
+At most `threads` jobs run and `queue_size` wait; a job beyond that is refused
+at once (`Overloaded`) so the caller can get a 503 with Retry-After instead of
+a timeout. A job still queued when its deadline passes never starts.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class Overloaded(RuntimeError):
+    """In-flight and queued work is at its bound; try again shortly."""
+
+
+class DeadlineExceeded(RuntimeError):
+    """The job did not finish within the request's deadline."""
+
+
+def gevent_active() -> bool:
+    try:
+        from gevent import monkey
+    except ImportError:
+        return False
+    return bool(monkey.is_module_patched("threading"))
+
+
+def native_lock() -> Any:
+    """A lock that works across real OS threads even when `threading` is patched."""
+    if gevent_active():
+        from gevent.monkey import get_original
+
+        return get_original("threading", "Lock")()
+    return threading.Lock()
+
+
+class InferencePool:
+    """One per worker. `run` blocks the calling request (greenlet or thread) only."""
+
+    def __init__(self, threads: int, queue_size: int) -> None:
+        self.threads = threads
+        self.capacity = threads + queue_size
+        self._admitted = 0
+        self._running = 0
+        self._count_lock = threading.Lock()  # taken by requests only
+        self._running_lock = native_lock()  # taken by pool threads only
+        self._gevent = gevent_active()
+        if self._gevent:
+            from gevent.threadpool import ThreadPool
+
+            self._pool: Any = ThreadPool(maxsize=threads)
+        else:
+            self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="synth")
+
+    @property
+    def in_flight(self) -> int:
+        return self._running
+
+    @property
+    def queued(self) -> int:
+        return max(0, self._admitted - self._running)
+
+    def run(self, fn: Callable[[], T], timeout_s: float) -> T:
+        """Run `fn` on a pool thread and return its result, or raise Overloaded/DeadlineExceeded."""
+        with self._count_lock:
+            if self._admitted >= self.capacity:
+                raise Overloaded(f"{self._admitted} synthesis jobs in flight or queued")
+            self._admitted += 1
+        deadline = time.monotonic() + timeout_s
+        try:
+            return self._submit_and_wait(self._guard(fn, deadline), timeout_s)
+        finally:
+            with self._count_lock:
+                self._admitted -= 1
+
+    def _guard(self, fn: Callable[[], T], deadline: float) -> Callable[[], T]:
+        # Runs on the pool thread: count it as running, and skip it if it waited too long.
+        def job() -> T:
+            if time.monotonic() > deadline:
+                raise DeadlineExceeded("job expired in the queue")
+            with self._running_lock:
+                self._running += 1
+            try:
+                return fn()
+            finally:
+                with self._running_lock:
+                    self._running -= 1
+
+        return job
+
+    def _submit_and_wait(self, job: Callable[[], T], timeout_s: float) -> T:
+        if self._gevent:
+            from gevent import Timeout
+
+            result = self._pool.spawn(job)
+            try:
+                value: T = result.get(timeout=timeout_s)
+            except Timeout as exc:
+                raise DeadlineExceeded(f"synthesis took longer than {timeout_s:g} s") from exc
+            return value
+        future = self._pool.submit(job)
+        try:
+            return future.result(timeout=timeout_s)  # type: ignore[no-any-return]
+        except FutureTimeout as exc:
+            raise DeadlineExceeded(f"synthesis took longer than {timeout_s:g} s") from exc
+
+    def shutdown(self) -> None:
+        if self._gevent:
+            self._pool.kill()
+        else:
+            self._pool.shutdown(wait=True)
