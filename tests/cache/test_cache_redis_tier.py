@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import RedisServer
 
 from cache.entry import CachedAudio, pack
 from cache.keys import lock_key
 from cache.redis_tier import RedisTier, redact_url
+
+if TYPE_CHECKING:
+    from conftest import RedisServer
 
 KEY = "tts:" + "ab" * 16
 ENTRY = CachedAudio(data=b"\x00\x01audio\xff" * 500, duration_s=0.5)
@@ -132,7 +135,7 @@ def test_frozen_redis_costs_at_most_the_timeout(
 
 def test_down_at_start_up_then_comes_up(redis_server: RedisServer) -> None:
     # Nothing listens on this port yet; the tier must not fail to construct.
-    spare = RedisServer(redis_server.binary, redis_server.workdir / "spare")
+    spare = type(redis_server)(redis_server.binary, redis_server.workdir / "spare")
     spare.workdir.mkdir(exist_ok=True)
     tier = RedisTier(spare.url, socket_timeout_s=TIMEOUT_S, breaker_reset_s=0.2)
     try:
