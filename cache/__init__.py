@@ -19,7 +19,7 @@ from cache.coalesce import SingleFlight
 from cache.entry import CachedAudio, pack, unpack
 from cache.keys import request_key
 from cache.memory import MemoryTier
-from cache.redis_tier import RedisTier
+from cache.redis_tier import ACQUIRED, UNAVAILABLE, RedisTier
 from cache.stats import FIELDS
 
 __all__ = [
@@ -130,10 +130,11 @@ class AudioCache:
         poll_s = self.lock_poll_s
         waited = False
         while True:
-            if redis.try_lock(key, ttl_ms):
+            claim = redis.claim(key, ttl_ms)
+            if claim == ACQUIRED:
                 return self._create_locked(key, create, redis, recheck=waited)
-            if not redis.available():
-                # No lock because Redis is failing: nobody can coordinate, go ahead.
+            if claim == UNAVAILABLE:
+                # Redis is failing or refusing writes: nobody can coordinate, go ahead.
                 break
             remaining = deadline - time.monotonic()
             if remaining <= 0:

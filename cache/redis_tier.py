@@ -31,6 +31,11 @@ _LOGGER = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Outcomes of claim().
+ACQUIRED = "acquired"
+HELD = "held"
+UNAVAILABLE = "unavailable"
+
 # Delete the lock only if it still carries our token: after an expiry another
 # process may hold it, and removing theirs would let a third one in.
 _UNLOCK_SCRIPT = """
@@ -84,6 +89,9 @@ class RedisTier:
         self._breaker = CircuitBreaker(breaker_failures, breaker_reset_s)
         # A blocking pool waits (at most one socket timeout) for a free connection
         # under a burst instead of opening an unbounded number of sockets.
+        # No retries: a retried timeout doubles the worst case. Sockets that Redis
+        # closed (restart, idle timeout) need none either: the pool sees them as
+        # readable at check-out and reconnects before sending.
         pool = redis.BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
@@ -158,16 +166,26 @@ class RedisTier:
 
     def try_lock(self, key: str, ttl_ms: int) -> bool:
         """Take ``tts:lock:<md5>`` for ``ttl_ms``; False if held elsewhere or Redis failed."""
+        return self.claim(key, ttl_ms) == ACQUIRED
+
+    def claim(self, key: str, ttl_ms: int) -> str:
+        """Like try_lock, but tells "held by another" (HELD) from "could not ask" (UNAVAILABLE).
+
+        A waiter should only wait in the HELD case: with Redis failing (or refusing
+        writes) nobody can coordinate, so it goes ahead and synthesizes.
+        """
         token = uuid.uuid4().hex
         name = lock_key(key)
         ok, got = self._call(
             "lock", lambda: self._client.set(name, token, nx=True, px=max(1, int(ttl_ms)))
         )
-        if not ok or not got:
-            return False
+        if not ok:
+            return UNAVAILABLE
+        if not got:
+            return HELD
         with self._tokens_lock:
             self._tokens[key] = token
-        return True
+        return ACQUIRED
 
     def unlock(self, key: str) -> None:
         """Release our lock on ``key``, if we still hold it."""

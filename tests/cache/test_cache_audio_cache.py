@@ -218,6 +218,25 @@ def test_redis_frozen_calls_return_within_timeout(
     clean_redis.resume()
 
 
+def test_redis_refusing_writes_does_not_make_requests_wait(
+    make_cache: Callable[..., AudioCache], clean_redis: RedisServer
+) -> None:
+    # Out of memory with noeviction: GET works, every SET is refused. The lock can't
+    # be taken, but nobody holds it either, so waiting lock_wait_s would be wrong.
+    cache = make_cache(lock_wait_s=5.0)
+    with clean_redis.client() as c:
+        c.config_set("maxmemory-policy", "noeviction")
+        c.config_set("maxmemory", 1)
+        try:
+            started = time.monotonic()
+            assert cache.get_or_create(KEY, CountingCreate()) == (ENTRY, "miss")
+            assert time.monotonic() - started < 0.5
+            assert cache.stats()["redis"]["errors"] == 2  # lock and value writes
+            assert cache.state()["redis"] == "up"  # Redis answered: not a breaker matter
+        finally:
+            c.config_set("maxmemory", 0)
+
+
 # -- coalescing ------------------------------------------------------------------------------
 
 

@@ -70,11 +70,26 @@ def test_client_does_not_retry(tier: RedisTier) -> None:
     assert kwargs["retry"].get_retries() == 0
     assert kwargs["socket_timeout"] == TIMEOUT_S
     assert kwargs["socket_connect_timeout"] == TIMEOUT_S
+    assert kwargs["health_check_interval"] > 0
+
+
+def test_restart_between_calls_costs_no_error(
+    tier: RedisTier, clean_redis: RedisServer
+) -> None:
+    # The pooled connection from put() is dead after the restart; without retries
+    # the next call must still not fail on it.
+    assert tier.put(KEY, ENTRY)
+    clean_redis.stop()
+    clean_redis.start()
+    assert tier.get(KEY) is None  # a clean miss (restarted empty), not an error
+    assert tier.stats.snapshot()["errors"] == 0
+    assert tier.state() == "up"
 
 
 def test_lock_is_exclusive_and_expires(tier: RedisTier, clean_redis: RedisServer) -> None:
     assert tier.try_lock(KEY, 300)
     assert not tier.try_lock(KEY, 300)
+    assert tier.claim(KEY, 300) == "held"
     with clean_redis.client() as c:
         assert 0 < c.pttl(lock_key(KEY)) <= 300
     time.sleep(0.4)
@@ -103,6 +118,7 @@ def test_stopped_redis_never_raises_and_breaker_recovers(
         assert tier.get(KEY) is None
         assert tier.put(KEY, ENTRY) is False
         assert tier.try_lock(KEY, 1000) is False
+        assert tier.claim(KEY, 1000) == "unavailable"
     assert time.monotonic() - started < 20 * TIMEOUT_S / 2
     assert tier.state() == "circuit-open"
     assert tier.stats.snapshot()["errors"] == 3  # only real attempts; the rest skipped
