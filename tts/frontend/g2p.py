@@ -44,9 +44,15 @@ def _join_numerals(segments: list[str]) -> list[str]:
     """Keep a spelled-out number one word (二零二零 is one prosodic word)."""
     out: list[str] = []
     for seg in segments:
-        if out and set(seg) <= _NUMERAL_CHARS and set(out[-1]) <= _NUMERAL_CHARS:
-            out[-1] += seg
-        else:
+        if out and set(out[-1]) <= _NUMERAL_CHARS:
+            # move a leading numeral run (五 of 五元) onto the number before it
+            k = 0
+            while k < len(seg) and seg[k] in _NUMERAL_CHARS:
+                k += 1
+            if k:
+                out[-1] += seg[:k]
+                seg = seg[k:]
+        if seg:
             out.append(seg)
     return out
 

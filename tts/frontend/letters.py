@@ -47,7 +47,7 @@ KNOWN_WORDS: dict[str, tuple[str, ...]] = {
     "okay": ("ou1", "kei4"),
     "app": ("ei1", "pi4", "pi4"),
     "email": ("yi1", "mei4", "er5"),
-    "hello": ("hai1", "lou4"),
+    "hello": ("ha1", "lou2"),
     "bye": ("bai1",),
     "to": ("tu2",),
     "pro": ("pu2", "rou5"),

@@ -39,8 +39,8 @@ _PRE_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] =
     # "¥35.5元" would be read with two currency words
     (re.compile(r"[¥￥]\s*(\d+(?:\.\d+)?)\s*元"), r"\1元"),
     # negative percentage / fraction: the sign belongs in front
-    (re.compile(r"(?<![\d\w])-(\d+(?:\.\d+)?%)"), r"负\1"),
-    (re.compile(r"(?<![\d\w])-(\d+/\d+)(?![\d/])"), r"负\1"),
+    (re.compile(r"(?<![\dA-Za-z])-(\d+(?:\.\d+)?%)"), r"负\1"),
+    (re.compile(r"(?<![\dA-Za-z])-(\d+/\d+)(?![\d/])"), r"负\1"),
     # per mille
     (re.compile(r"(\d+(?:\.\d+)?)\s*‰"), r"千分之\1"),
     # "COVID-19": a hyphen after letters is not a minus sign

@@ -30,6 +30,8 @@ _REDUP_NEUTRAL = set(
     "妈爸哥姐弟妹爷奶叔舅姑婶伯婆公姥宝娃星猩太谢蛐蝈娘"
     "看想试说听走尝问聊找玩坐歇瞧摸动练洗读写学算查猜比讲谈"
 )
+# Verbs that jieba joins with the experiential 过 into one word.
+_GUO_VERBS = set("去来吃喝看听见说做玩用试到住学写读买坐")
 # Words that end in 子 with a full tone (not the noun suffix).
 _ZI_FULL = {
     "孔子", "孟子", "老子", "庄子", "荀子", "墨子", "韩非子", "原子", "电子", "分子", "量子",
@@ -132,8 +134,10 @@ def _neutral(words: list[Word]) -> None:
                 w.pinyin[0] = "guo5"  # 去过, 吃过吗
         elif n >= 2 and w.chars[-1] == "们":
             w.pinyin[-1] = "men5"
-        elif n >= 2 and w.chars[-1] == "子" and w.text not in _ZI_FULL:
-            w.pinyin[-1] = "zi5"
+        elif n >= 2 and w.chars[-1] == "子":
+            w.pinyin[-1] = "zi3" if w.text in _ZI_FULL else "zi5"
+        elif n == 2 and w.chars[1] == "过" and w.chars[0] in _GUO_VERBS:
+            w.pinyin[1] = "guo5"  # 去过, 看过: the experiential suffix
         elif n == 2 and w.chars[0] == w.chars[1] and w.chars[0] in _REDUP_NEUTRAL:
             w.pinyin[1] = with_tone(w.pinyin[1], 5)
 
