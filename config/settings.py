@@ -49,6 +49,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REQUEST_TIMEOUT_S", float, 30.0,
             "Deadline for one request's synthesis; past it the caller gets 503.",
             minimum=0.1, maximum=600),
+    Setting("DRAIN_DELAY_S", float, 0.0,
+            "On SIGTERM, seconds a worker keeps serving with /readyz at 503 (so load balancers "
+            "stop sending) before it stops accepting and finishes in-flight work.",
+            minimum=0, maximum=300),
     Setting("ENGINE", str, "onnx", "Synthesis engine.", choices=("onnx", "sambert")),
     Setting("DEVICE", str, "auto", "Where to run: auto (CUDA if it initializes), cpu or cuda.",
             choices=("auto", "cpu", "cuda")),
@@ -109,6 +113,7 @@ class Settings:
     ort_threads: int
     queue_size: int
     request_timeout_s: float
+    drain_delay_s: float
     engine: str
     device: str
     tts_voice_dir: Path

@@ -114,7 +114,7 @@ class InferencePool:
             return value
         future = self._pool.submit(job)
         try:
-            return future.result(timeout=timeout_s)  # type: ignore[no-any-return]
+            return future.result(timeout=timeout_s)
         except FutureTimeout as exc:
             raise DeadlineExceeded(f"synthesis took longer than {timeout_s:g} s") from exc
 

@@ -28,7 +28,7 @@ def join(pieces: Sequence[np.ndarray], pauses_s: Sequence[float], sample_rate: i
     for audio, pause in zip(pieces, pauses_s, strict=True):
         parts.append(fade_edges(audio, sample_rate))
         if pause > 0:
-            parts.append(np.zeros(int(round(pause * sample_rate)), dtype=np.float32))
+            parts.append(np.zeros(round(pause * sample_rate), dtype=np.float32))
     if not parts:
         return np.zeros(0, dtype=np.float32)
     return limit_peak(np.concatenate(parts))

@@ -42,10 +42,20 @@ class EngineError(RuntimeError):
 class Engine(Protocol):
     name: str
     device: str  # where synthesis really runs: "cpu" or "cuda"
-    sample_rate: int
-    model_hash: str  # changes whenever the model files change; part of every cache key
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    @property
+    def model_hash(self) -> str:
+        """Changes whenever the model files change; part of every cache key."""
+        ...
 
     def voices(self) -> list[VoiceInfo]: ...
+
+    def symbol_tables(self) -> tuple[dict[str, int], dict[str, list[str]]]:
+        """(symbol -> id, toneless pinyin -> [initial, final]) for the front end."""
+        ...
 
     def warm_up(self) -> float:
         """Run a few syntheses so the first caller is not slow; returns seconds spent."""

@@ -91,6 +91,9 @@ class OnnxEngine:
     def model_hash(self) -> str:
         return self.voice.model_hash
 
+    def symbol_tables(self) -> tuple[dict[str, int], dict[str, list[str]]]:
+        return self.voice.symbol_to_id, self.voice.pinyin_dict
+
     def voices(self) -> list[VoiceInfo]:
         return [VoiceInfo(self.voice.name, self.voice.language, self.voice.sample_rate,
                           self.name, self.voice.emotions)]

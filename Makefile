@@ -1,0 +1,45 @@
+# `make run` and `make test` each set up everything they need on a fresh machine:
+# the virtualenv, the Python dependencies, the embedded voice (built outside the
+# repo, under ~/.cache by default) and, for tests, redis-server.
+
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: run test setup voice lint typecheck redis-server bench clean-voice
+
+$(VENV)/.runtime: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+voice: $(VENV)/.runtime
+	$(PY) -m tts.voices
+
+setup: $(VENV)/.runtime voice
+
+run: setup
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py
+
+redis-server:
+	@command -v redis-server >/dev/null || { \
+	  echo "installing redis-server"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; }
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy .
+
+test: $(VENV)/.dev voice redis-server lint
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.dev voice
+	$(PY) -m bench
+
+clean-voice:
+	$(PY) -c "from tts.voices.build import default_voice_dir; import shutil; shutil.rmtree(default_voice_dir(), ignore_errors=True)"

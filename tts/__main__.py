@@ -1,0 +1,81 @@
+"""Command line: `python -m tts say "文本" -o out.wav` or `--file input.txt` for long texts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from config import Settings, SettingsError
+from tts.audio import FORMATS, SAMPLE_RATES, encode, resample
+from tts.emotions import EMOTIONS, prosody_for
+from tts.engines import EngineError, load_engine
+from tts.frontend import Frontend, NothingToSay, Sentence, load_lexicon
+from tts.pool import InferencePool
+from tts.synthesizer import Synthesizer
+from tts.voices import VoiceError
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tts", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    say = commands.add_parser("say", help="synthesize text to an audio file")
+    source = say.add_mutually_exclusive_group(required=True)
+    source.add_argument("text", nargs="?", help="text to say")
+    source.add_argument("--file", type=Path, help="read the text from this UTF-8 file")
+    say.add_argument("-o", "--output", type=Path, required=True, help="audio file to write")
+    say.add_argument("--emotion", choices=EMOTIONS, default="neutral")
+    say.add_argument("--speed", type=float, default=1.0, help="0.5 to 2.0")
+    say.add_argument("--format", choices=list(FORMATS), default=None,
+                     help="default: from the output file's extension, else wav")
+    say.add_argument("--sample-rate", type=int, choices=SAMPLE_RATES, default=None)
+    return parser.parse_args(argv)
+
+
+def say(args: argparse.Namespace, settings: Settings) -> float:
+    text = args.file.read_text(encoding="utf-8") if args.file else args.text
+    fmt = args.format or (args.output.suffix.lstrip(".") if args.output.suffix.lstrip(".")
+                          in FORMATS else "wav")
+    engine = load_engine(settings)
+    lexicon = load_lexicon(settings.lexicon_file) if settings.lexicon_file else None
+    frontend = Frontend(*engine.symbol_tables(), lexicon=lexicon)
+    synthesizer = Synthesizer(frontend, engine, InferencePool(1, 0), timeout_s=3600)
+    voice = engine.voices()[0].name
+    preset = prosody_for(args.emotion)
+    prosody = replace(preset, speed=preset.speed * args.speed)
+    sentences = synthesizer.plan(text)
+    progress = tqdm(total=len(sentences), unit="sentence", disable=len(sentences) < 4)
+
+    def one(sentence: Sentence) -> np.ndarray:
+        audio = synthesizer.sentence(voice, sentence, prosody)
+        progress.update()
+        return audio
+
+    audio = synthesizer.render(sentences, one)
+    progress.close()
+    rate = args.sample_rate or engine.sample_rate
+    audio = resample(audio, engine.sample_rate, rate)
+    args.output.write_bytes(encode(audio, rate, fmt))
+    return len(audio) / rate
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if not 0.5 <= args.speed <= 2.0:
+        print("error: --speed must be from 0.5 to 2.0", file=sys.stderr)
+        return 2
+    try:
+        seconds = say(args, Settings.from_env())
+    except (SettingsError, EngineError, VoiceError, NothingToSay, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output} ({seconds:.2f} s of audio)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""The synthesis service behind the HTTP routes: cache in front, synthesizer behind.
+
+A request is planned by the front end first, so the cache key covers what will
+actually be said (normalized text and its phones) rather than the raw input:
+"2026年" and "二零二六年" share an entry exactly when they sound the same.
+Long texts are also cached sentence by sentence, so a new paragraph that
+repeats old sentences only synthesizes what is new.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from cache import AudioCache, CachedAudio
+from cache.keys import request_key
+from tts.audio import FORMATS, encode, resample
+from tts.emotions import Prosody, prosody_for
+from tts.frontend import Sentence
+from tts.synthesizer import Synthesizer
+
+_LOGGER = logging.getLogger(__name__)
+
+SENTENCE_FORMAT = "pcm"  # how single sentences of a long text are cached: native-rate int16
+
+
+@dataclass(frozen=True)
+class SpeechRequest:
+    """A validated request; every field resolved (no "use the default" left)."""
+
+    text: str
+    voice: str
+    emotion: str = "neutral"
+    speed: float = 1.0
+    fmt: str = "wav"
+    sample_rate: int = 24000
+    intensity: float = 1.0
+
+
+@dataclass(frozen=True)
+class Speech:
+    data: bytes
+    duration_s: float
+    cache: str  # "hit-memory" | "hit-redis" | "miss"
+    content_type: str
+    sentences: int
+
+
+class SpeechService:
+    """One per worker, created at start-up after the engine is warm."""
+
+    def __init__(self, synthesizer: Synthesizer, cache: AudioCache) -> None:
+        self.synthesizer = synthesizer
+        self.cache = cache
+        self.engine = synthesizer.engine
+
+    def speak(self, request: SpeechRequest) -> Speech:
+        sentences = self.synthesizer.plan(request.text)
+        key = self.key_for(request, sentences)
+        entry, tier = self.cache.get_or_create(key, lambda: self._create(request, sentences))
+        return Speech(entry.data, entry.duration_s, tier, FORMATS[request.fmt].content_type,
+                      len(sentences))
+
+    def key_for(self, request: SpeechRequest, sentences: list[Sentence]) -> str:
+        spoken = json.dumps([[s.text, s.phones, s.pause_s] for s in sentences],
+                            ensure_ascii=False)
+        return request_key(
+            text=spoken,
+            voice=request.voice,
+            emotion=f"{request.emotion}:{request.intensity:g}",
+            speed=request.speed,
+            fmt=request.fmt,
+            sample_rate=request.sample_rate,
+            engine=self.engine.name,
+            model_hash=self.engine.model_hash,
+        )
+
+    def prosody(self, request: SpeechRequest) -> Prosody:
+        preset = prosody_for(request.emotion, request.intensity)
+        return replace(preset, speed=preset.speed * request.speed)
+
+    def _create(self, request: SpeechRequest, sentences: list[Sentence]) -> CachedAudio:
+        prosody = self.prosody(request)
+
+        def direct(sentence: Sentence) -> np.ndarray:
+            return self.synthesizer.sentence(request.voice, sentence, prosody)
+
+        def cached(sentence: Sentence) -> np.ndarray:
+            piece = replace(request, fmt=SENTENCE_FORMAT, sample_rate=self.engine.sample_rate)
+            key = self.key_for(piece, [replace(sentence, pause_s=0.0)])
+            entry, _ = self.cache.get_or_create(key, lambda: _pcm_entry(
+                direct(sentence), self.engine.sample_rate))
+            return np.frombuffer(entry.data, dtype="<i2").astype(np.float32) / 32767.0
+
+        audio = self.synthesizer.render(sentences, cached if len(sentences) > 1 else direct)
+        audio = resample(audio, self.engine.sample_rate, request.sample_rate)
+        return CachedAudio(encode(audio, request.sample_rate, request.fmt),
+                           len(audio) / request.sample_rate)
+
+
+def _pcm_entry(audio: np.ndarray, sample_rate: int) -> CachedAudio:
+    return CachedAudio(encode(audio, sample_rate, SENTENCE_FORMAT), len(audio) / sample_rate)

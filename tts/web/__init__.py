@@ -1,0 +1,1 @@
+"""The HTTP edge: errors, request parsing, logging and the OpenAPI document."""

@@ -1,0 +1,185 @@
+"""The OpenAPI 3 document of the service, built from the same constants the parser uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from config import Settings
+from tts.audio import FORMATS, SAMPLE_RATES
+from tts.emotions import EMOTIONS
+from tts.web.requests import SPEED_RANGE
+
+AUDIO_TYPES = sorted({spec.content_type for spec in FORMATS.values()})
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error(description: str, retry_after: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": _ref("Error")}},
+    }
+    if retry_after:
+        response["headers"] = {"Retry-After": {"schema": {"type": "integer"},
+                                               "description": "seconds to wait"}}
+    return response
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    text = {
+        400: "a field is invalid; the message names it and what is allowed",
+        404: "unknown voice",
+        413: "text, body or batch over its limit",
+        415: "body is not JSON",
+        422: "the text has nothing speakable",
+        503: "overloaded, warming up or shutting down",
+    }
+    return {str(s): _error(text[s], retry_after=s == 503) for s in statuses}
+
+
+def _audio_response() -> dict[str, Any]:
+    header = {"schema": {"type": "string"}}
+    return {
+        "description": "audio in the requested format",
+        "headers": {
+            "X-Request-ID": {**header, "description": "the caller's id, or a new one"},
+            "X-Cache": {"schema": {"type": "string",
+                                   "enum": ["hit-memory", "hit-redis", "miss"]}},
+            "X-Audio-Duration": {**header, "description": "seconds of audio"},
+            "X-Engine": header,
+            "X-Device": {"schema": {"type": "string", "enum": ["cpu", "cuda"]}},
+        },
+        "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in AUDIO_TYPES},
+    }
+
+
+def _schemas(settings: Settings) -> dict[str, Any]:
+    low, high = SPEED_RANGE
+    text = {"type": "string", "minLength": 1, "maxLength": settings.max_text_chars,
+            "description": "plain text (Mandarin; digits, dates, Latin letters are read out)"}
+    voice = {"type": "string", "description": "a name from GET /api/voices"}
+    emotion = {"type": "string", "enum": list(EMOTIONS), "default": "neutral"}
+    speed = {"type": "number", "minimum": low, "maximum": high, "default": 1.0}
+    fmt = {"type": "string", "enum": list(FORMATS), "default": "wav",
+           "description": "ogg is Opus: 8000, 16000 or 24000 Hz only"}
+    rate = {"type": "integer", "enum": list(SAMPLE_RATES),
+            "description": "default: the voice's native rate"}
+    error_body = {"type": "object", "required": ["code", "message", "request_id"],
+                  "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                                 "request_id": {"type": "string"}}}
+    return {
+        "SpeechRequest": {
+            "type": "object", "required": ["text"], "additionalProperties": False,
+            "properties": {"text": text, "voice": voice, "emotion": emotion, "speed": speed,
+                           "format": fmt, "sample_rate": rate},
+        },
+        "BatchRequest": {
+            "type": "object", "required": ["items"], "additionalProperties": False,
+            "properties": {
+                "items": {"type": "array", "minItems": 1, "maxItems": settings.max_batch_items,
+                          "items": {"type": "object", "required": ["text"],
+                                    "additionalProperties": False,
+                                    "properties": {"text": text, "voice": voice,
+                                                   "emotion": emotion, "speed": speed}}},
+                "format": fmt, "sample_rate": rate,
+            },
+        },
+        "BatchResponse": {
+            "type": "object", "required": ["results", "format"],
+            "properties": {"format": fmt, "results": {"type": "array", "items": {
+                "type": "object", "required": ["index", "ok"],
+                "properties": {
+                    "index": {"type": "integer"}, "ok": {"type": "boolean"},
+                    "audio_base64": {"type": "string", "format": "byte"},
+                    "duration_s": {"type": "number"}, "cache": {"type": "string"},
+                    "error": {"type": "object", "properties": {
+                        "code": {"type": "string"}, "status": {"type": "integer"},
+                        "message": {"type": "string"}}},
+                }}}},
+        },
+        "Voices": {"type": "object", "required": ["voices"], "properties": {"voices": {
+            "type": "array", "items": {"type": "object", "properties": {
+                "name": {"type": "string"}, "language": {"type": "string"},
+                "sample_rate": {"type": "integer"}, "engine": {"type": "string"},
+                "emotions": {"type": "array", "items": {"type": "string"}},
+                "default": {"type": "boolean"}}}}}},
+        "FrontendRequest": {"type": "object", "required": ["text"],
+                            "additionalProperties": False, "properties": {"text": text}},
+        "FrontendResponse": {"type": "object", "required": ["normalized", "sentences"],
+                             "properties": {
+            "normalized": {"type": "string"},
+            "sentences": {"type": "array", "items": {"type": "object", "properties": {
+                "text": {"type": "string"},
+                "pinyin": {"type": "array", "items": {"type": "string"}},
+                "phones": {"type": "array", "items": {"type": "string"}}}}}}},
+        "Status": {"type": "object", "properties": {"status": {"type": "string"}}},
+        "Readiness": {"type": "object", "required": ["ready"], "properties": {
+            "ready": {"type": "boolean"}, "draining": {"type": "boolean"},
+            "engine": {"type": "string"}, "device": {"type": "string", "nullable": True},
+            "degraded": {"type": "boolean"},
+            "warm_up_s": {"type": "number", "nullable": True},
+            "error": {"type": "string", "nullable": True},
+            "cache": {"type": "object"}, "queue": {"type": "object"}}},
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": error_body}},
+    }
+
+
+def _json_body(schema: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _json_ok(schema: str, description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def openapi_document(settings: Settings) -> dict[str, Any]:
+    schemas = _schemas(settings)
+    query = [
+        {"name": name, "in": "query", "required": name == "text",
+         "schema": schemas["SpeechRequest"]["properties"][name]}
+        for name in schemas["SpeechRequest"]["properties"]
+    ]
+    synth_errors = _errors(400, 404, 413, 422, 503)
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Mandarin TTS service", "version": "0.1.0",
+                 "description": "Text to speech for Mandarin Chinese. Every error is "
+                                "{\"error\": {code, message, request_id}}."},
+        "paths": {
+            "/api/tts": {
+                "post": {"summary": "Synthesize text", "operationId": "ttsPost",
+                         "requestBody": _json_body("SpeechRequest"),
+                         "responses": {"200": _audio_response(), **synth_errors,
+                                       **_errors(415)}},
+                "get": {"summary": "Synthesize text (for curl -o)", "operationId": "ttsGet",
+                        "parameters": query,
+                        "responses": {"200": _audio_response(), **synth_errors}},
+            },
+            "/api/tts_batch": {"post": {
+                "summary": "Synthesize many texts; one bad item never fails the others",
+                "operationId": "ttsBatch", "requestBody": _json_body("BatchRequest"),
+                "responses": {"200": _json_ok("BatchResponse", "one result per item, in order"),
+                              **_errors(400, 413, 415, 503)}}},
+            "/api/voices": {"get": {"summary": "Voices", "operationId": "voices",
+                                    "responses": {"200": _json_ok("Voices", "voices"),
+                                                  **_errors(503)}}},
+            "/api/frontend": {"post": {
+                "summary": "What the front end will say (normalization, pinyin, phones)",
+                "operationId": "frontend", "requestBody": _json_body("FrontendRequest"),
+                "responses": {"200": _json_ok("FrontendResponse", "analysis"),
+                              **_errors(400, 413, 415, 422, 503)}}},
+            "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz",
+                                 "responses": {"200": _json_ok("Status", "alive")}}},
+            "/readyz": {"get": {"summary": "Readiness", "operationId": "readyz", "responses": {
+                "200": _json_ok("Readiness", "ready"),
+                "503": _json_ok("Readiness", "warming up, failed or draining")}}},
+            "/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
+                                      "responses": {"200": {"description": "OpenAPI 3",
+                                                            "content": {"application/json": {
+                                                                "schema": {"type": "object"}}}}}}},
+        },
+        "components": {"schemas": schemas},
+    }

@@ -1,0 +1,109 @@
+"""Everything one worker process holds, built from the settings in order.
+
+    settings -> voice -> engine (loaded, warmed) -> front end -> inference pool
+             -> synthesizer -> cache (memory, optional Redis) -> speech service
+
+Loading and warm-up run on the inference pool's thread, so the worker answers
+`/healthz` (and `/readyz` with 503) while it gets ready; `ready` flips once the
+engine is warm. `draining` flips when the worker is told to stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from cache import AudioCache, MemoryTier, RedisTier
+from config import Settings
+from tts.engines import load_engine
+from tts.engines.base import Engine
+from tts.frontend import Frontend, load_lexicon
+from tts.pool import InferencePool
+from tts.service import SpeechRequest, SpeechService
+from tts.synthesizer import Synthesizer
+
+_LOGGER = logging.getLogger(__name__)
+
+LOAD_TIMEOUT_S = 600.0
+
+
+class Worker:
+    """One per worker process; lives in `app.extensions["tts"]`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pool = InferencePool(settings.inference_threads, settings.queue_size)
+        self.cache = build_cache(settings)
+        self.engine: Engine | None = None
+        self.service: SpeechService | None = None
+        self.warm_up_s: float | None = None
+        self.error: str | None = None
+        self.draining = False
+        self._ready = threading.Event()
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set() and not self.draining
+
+    def start(self) -> None:
+        """Load and warm the engine in the background; `wait_ready` waits for it."""
+        threading.Thread(target=self._load, name="engine-load", daemon=True).start()
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        return self._ready.wait(timeout_s)
+
+    def _load(self) -> None:
+        try:
+            engine, frontend, warm_s = self.pool.run(self._load_engine, LOAD_TIMEOUT_S)
+        except Exception as exc:  # start-up failure: reported by /readyz and the log
+            self.error = f"{type(exc).__name__}: {exc}"
+            _LOGGER.exception("engine failed to load")
+            return
+        synthesizer = Synthesizer(frontend, engine, self.pool, self.settings.request_timeout_s)
+        self.engine, self.warm_up_s = engine, warm_s
+        self.service = SpeechService(synthesizer, self.cache)
+        self._ready.set()
+        _LOGGER.info("worker ready: engine %s on %s, warm-up %.2f s",
+                     engine.name, engine.device, warm_s)
+        if self.settings.cache_warm_file is not None:
+            self._warm_cache(self.settings.cache_warm_file)
+
+    def _load_engine(self) -> tuple[Engine, Frontend, float]:
+        engine = load_engine(self.settings)
+        lexicon = load_lexicon(self.settings.lexicon_file) if self.settings.lexicon_file else None
+        tables = engine.symbol_tables()
+        frontend = Frontend(*tables, lexicon=lexicon)
+        return engine, frontend, engine.warm_up()
+
+    def _warm_cache(self, path: Path) -> None:
+        """Synthesize fixed phrases into the cache after the worker is already ready."""
+        assert self.service is not None and self.engine is not None
+        started, done = time.monotonic(), 0
+        voice = self.engine.voices()[0].name
+        for line in path.read_text(encoding="utf-8").splitlines():
+            phrase = line.strip()
+            if not phrase or phrase.startswith("#"):
+                continue
+            try:
+                self.service.speak(SpeechRequest(text=phrase, voice=voice,
+                                                 sample_rate=self.engine.sample_rate))
+                done += 1
+            except Exception:
+                _LOGGER.warning("warm list: could not synthesize line %r", phrase[:40],
+                                exc_info=True)
+        _LOGGER.info("warm list: %d phrases cached in %.1f s", done, time.monotonic() - started)
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        self.cache.close()
+
+
+def build_cache(settings: Settings) -> AudioCache:
+    redis = None
+    if settings.redis_url:
+        redis = RedisTier(settings.redis_url, ttl_s=settings.cache_ttl,
+                          socket_timeout_s=settings.redis_timeout_s)
+    return AudioCache(MemoryTier(settings.cache_memory_bytes), redis,
+                      lock_wait_s=settings.request_timeout_s)
