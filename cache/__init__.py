@@ -120,6 +120,9 @@ class AudioCache:
         if entry is not None:
             self.memory.put(key, entry)
             return entry, HIT_REDIS
+        if not self.redis.available():
+            # That GET just failed: don't spend a second timeout on the lock.
+            return self._create(key, create), MISS
         return self._fill_across_processes(key, create, self.redis)
 
     def _fill_across_processes(

@@ -88,7 +88,8 @@ class RedisTier:
         self.stats = TierStats()
         self._breaker = CircuitBreaker(breaker_failures, breaker_reset_s)
         # A blocking pool waits (at most one socket timeout) for a free connection
-        # under a burst instead of opening an unbounded number of sockets.
+        # under a burst instead of opening an unbounded number of sockets; so a call
+        # costs at most one timeout, two if every connection is stuck on a hung Redis.
         # No retries: a retried timeout doubles the worst case. Sockets that Redis
         # closed (restart, idle timeout) need none either: the pool sees them as
         # readable at check-out and reconnects before sending.
