@@ -34,6 +34,8 @@ _DIGIT_HAN = dict(zip("0123456789", "零一二三四五六七八九", strict=Tru
 
 # (pattern, replacement) applied before wetext, in order.
 _PRE_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+    # very long digit strings are read digit by digit; they also make wetext slow
+    (re.compile(r"\d{20,}"), lambda m: "".join(_DIGIT_HAN[d] for d in m[0])),
     # thousands separators: wetext drops the thousands of "3,415.68"
     (re.compile(r"(?<![\d,])(\d{1,3})((?:,\d{3})+)(?![\d,])"), lambda m: m[0].replace(",", "")),
     # "¥35.5元" would be read with two currency words
