@@ -25,6 +25,7 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -52,7 +53,7 @@ def _check(cond: bool, msg: str) -> None:
 # --------------------------------------------------------------------------- graph utils
 
 
-def _attrs(node: onnx.NodeProto) -> dict[str, object]:
+def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
     """Node attributes as plain Python values, for pattern checks."""
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
@@ -171,7 +172,7 @@ class _Emitter:
         self.inits.append(numpy_helper.from_array(value, name))
         return name
 
-    def node(self, op: str, inputs: list[str], hint: str, **attrs: object) -> str:
+    def node(self, op: str, inputs: list[str], hint: str, **attrs: Any) -> str:
         """Append one node with a single output and return that output's name."""
         out = self.fresh(hint)
         self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
@@ -378,7 +379,7 @@ class VocoderLift:
         _check("output_shape" not in attrs, f"{node.name}: output_shape unsupported")
         weight = self.const(node.input[1], "conv weight")
         _check(weight.shape[2 + 1 - t] == 1, f"{node.name}: kernel spans the singleton axis")
-        new: dict[str, object] = {"kernel_shape": [int(weight.shape[2 + t])]}
+        new: dict[str, Any] = {"kernel_shape": [int(weight.shape[2 + t])]}
         new.update(_conv1d_attrs(attrs, t, node.name))
         new = self.widen(new)
         if "group" in attrs:
@@ -416,13 +417,13 @@ class VocoderLift:
         k1d = np.ascontiguousarray(weight.take(0, 2 + 1 - t))
         return k1d[:, :, None, :] if self.rank4 else k1d
 
-    def widen(self, attrs: dict[str, object]) -> dict[str, object]:
+    def widen(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """1-D conv attributes, as 2-D ones with a trivial leading axis when rank 4."""
         if not self.rank4:
             return attrs
-        out: dict[str, object] = {}
+        out: dict[str, Any] = {}
         for key, value in attrs.items():
-            vals = list(value)  # type: ignore[call-overload]
+            vals = list(value)
             neutral = 0 if key in ("pads", "output_padding") else 1
             out[key] = ([0, vals[0], 0, vals[1]] if key == "pads"
                         else vals if key == "group" else [neutral, *vals])
@@ -495,9 +496,9 @@ class VocoderLift:
             self.set(node, val.name, val.labels)
             return
         if op == "Pad":
-            pads = np.zeros(2 * (self.t_axis + 1), np.int64)
-            pads[[self.t_axis, 2 * self.t_axis + 1]] = lo, hi
-            pads = self.em.const("pads", pads)
+            amount = np.zeros(2 * (self.t_axis + 1), np.int64)
+            amount[[self.t_axis, 2 * self.t_axis + 1]] = lo, hi
+            pads = self.em.const("pads", amount)
             out = self.em.node("Pad", [val.name, pads], "pad", mode=mode)
         else:
             starts = self.em.const("starts", np.array([lo], np.int64))
@@ -546,14 +547,14 @@ class VocoderLift:
         return _cleanup(model)
 
 
-def _conv1d_attrs(attrs: dict[str, object], t: int, where: str) -> dict[str, list[int]]:
+def _conv1d_attrs(attrs: dict[str, Any], t: int, where: str) -> dict[str, list[int]]:
     """Keep the time-axis entries of 2-D conv attributes; the other axis must be trivial."""
     neutral = {"strides": 1, "dilations": 1, "output_padding": 0}
     out: dict[str, list[int]] = {}
     for key, value in attrs.items():
         if key not in (*neutral, "pads"):
             continue
-        vals = [int(v) for v in value]  # type: ignore[attr-defined]
+        vals = [int(v) for v in value]
         if key == "pads":
             _check(vals[1 - t] == 0 and vals[3 - t] == 0, f"{where}: pads on singleton axis")
             out[key] = [vals[t], vals[2 + t]]
@@ -717,7 +718,7 @@ def _dequantize(node: onnx.NodeProto, consts: dict[str, np.ndarray]) -> np.ndarr
     scale = consts[node.input[1]].astype(np.float32)
     zp = consts[node.input[2]] if len(node.input) > 2 and node.input[2] else np.zeros_like(scale)
     if scale.ndim == 1 and scale.size > 1:
-        axis = int(_attrs(node).get("axis", 1)) % x.ndim  # type: ignore[call-overload]
+        axis = int(_attrs(node).get("axis", 1)) % x.ndim
         shape = [1] * x.ndim
         shape[axis] = -1
         scale, zp = scale.reshape(shape), zp.reshape(shape)
