@@ -14,7 +14,8 @@ class MemoryTier:
 
     One per worker, shared by all its threads or greenlets. Only ``len(data)`` is
     counted (the per-entry overhead is small next to audio). An entry larger than the
-    whole bound is not stored: it would evict everything and still not fit.
+    whole bound is not stored: it would evict everything and still not fit. Empty
+    audio is not stored either, so the number of entries is bounded too.
     """
 
     def __init__(self, max_bytes: int) -> None:
@@ -46,7 +47,7 @@ class MemoryTier:
             old = self._entries.pop(key, None)
             if old is not None:
                 self._nbytes -= len(old.data)
-            if size > self.max_bytes:
+            if size == 0 or size > self.max_bytes:
                 return
             self._entries[key] = entry
             self._nbytes += size

@@ -13,7 +13,7 @@ from cache import AudioCache, CachedAudio, MemoryTier, RedisTier, request_key
 from cache.keys import lock_key
 
 if TYPE_CHECKING:
-    from conftest import RedisServer
+    from tests.redis_fixture import RedisServer
 
 TIMEOUT_S = 0.1
 RESET_S = 0.3

@@ -52,6 +52,17 @@ def test_entry_bigger_than_bound_not_stored() -> None:
     assert tier.nbytes == 0
 
 
+def test_zero_bound_and_empty_audio_store_nothing() -> None:
+    off = MemoryTier(max_bytes=0)
+    off.put("k", audio(1))
+    off.put("empty", audio(0))
+    assert len(off) == 0
+    tier = MemoryTier(max_bytes=1000)
+    for i in range(100):
+        tier.put(f"empty-{i}", audio(0))  # would otherwise grow without bound
+    assert len(tier) == 0
+
+
 def test_exact_bound_fits() -> None:
     tier = MemoryTier(max_bytes=1000)
     tier.put("k", audio(1000))
