@@ -83,3 +83,14 @@ def test_random_unicode_never_crashes(frontend: Frontend, voice_tables) -> None:
             assert all(p in symbol_to_id for p in s.phones), text
             assert 0 < len(s.pinyin) <= 60
     assert analyzed > 1000
+
+
+def test_concurrent_use_matches_serial(frontend: Frontend) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = ["今天是2024年3月5日，天气很好。", "GPU的价格涨了12.5%！", "数一数", "银行行长"]
+    texts *= 25
+    serial = [frontend.analyze(t) for t in texts]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(frontend.analyze, texts))
+    assert parallel == serial
