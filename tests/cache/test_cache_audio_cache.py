@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from cache import AudioCache, CachedAudio, MemoryTier, RedisTier, request_key
+from cache.entry import pack
 from cache.keys import lock_key
 
 if TYPE_CHECKING:
@@ -127,17 +128,18 @@ def test_memory_only_without_redis(make_cache: Callable[..., AudioCache]) -> Non
     )
 
 
-def test_truncated_value_in_redis_is_a_miss(
-    make_cache: Callable[..., AudioCache], clean_redis: RedisServer
+@pytest.mark.parametrize("damage", ["truncated", "foreign-magic"])
+def test_damaged_value_in_redis_is_a_miss(
+    make_cache: Callable[..., AudioCache], clean_redis: RedisServer, damage: str
 ) -> None:
     cache = make_cache()
-    cache.put(KEY, ENTRY)
+    raw = pack(ENTRY)
     with clean_redis.client() as c:
-        c.setrange(KEY, 0, b"XXXX")  # not our magic any more
-        c.set(KEY, c.get(KEY)[:-100])  # type: ignore[index]
-    cache.memory.clear()
+        c.set(KEY, raw[:-100] if damage == "truncated" else b"XXXX" + raw[4:])
     assert cache.get(KEY) is None
     assert cache.get_or_create(KEY, CountingCreate()) == (ENTRY, "miss")
+    cache.memory.clear()
+    assert cache.get(KEY) == (ENTRY, "hit-redis")  # the fresh result replaced it
 
 
 def test_stats_and_state(make_cache: Callable[..., AudioCache]) -> None:
