@@ -110,9 +110,13 @@ def _number(value: Any) -> float | None:
             value = float(value)
         except ValueError:
             return None
-    if isinstance(value, int | float) and math.isfinite(value):
-        return float(value)
-    return None
+    if not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)  # a JSON integer can be too large for a float
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def parse_speech(fields: Mapping[str, Any], voices: list[VoiceInfo], limits: Limits) -> (
