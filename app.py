@@ -133,7 +133,10 @@ def json_object() -> dict[str, Any]:
     if not request.is_json:
         raise errors.UnsupportedMediaType("send the body as JSON with Content-Type: "
                                           "application/json")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError as exc:  # the stdlib decoder recurses once per nesting level
+        raise errors.BadRequest("the body is not valid JSON: nested too deeply") from exc
     if body is None:
         raise errors.BadRequest("the body is not valid JSON")
     if not isinstance(body, dict):
