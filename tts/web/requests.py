@@ -48,10 +48,12 @@ def parse_text(value: Any, limits: Limits, where: str = "") -> str:
 def parse_voice(value: Any, voices: list[VoiceInfo], where: str = "") -> VoiceInfo:
     if value is None:
         return voices[0]
+    names = ", ".join(v.name for v in voices)
+    if not isinstance(value, str):
+        raise BadRequest(f"{where}voice must be a string, one of: {names}")
     for voice in voices:
         if voice.name == value:
             return voice
-    names = ", ".join(v.name for v in voices)
     raise NotFound(f"{where}voice {value!r} not found; available voices: {names}")
 
 
