@@ -3,8 +3,8 @@
 ``redis_server`` (session) starts one on a free loopback port with no persistence and
 its own directory, and can stop/start it on the same port or freeze it (SIGSTOP) to
 act like a hung server. ``clean_redis`` (function) hands it over running, responsive
-and empty, and puts it back that way afterwards. Nothing here is specific to the cache
-tests, so it can move to tests/conftest.py as is.
+and empty, and puts it back that way afterwards. Loaded for every test through
+`pytest_plugins` in tests/conftest.py.
 """
 
 from __future__ import annotations

@@ -26,6 +26,8 @@ CUDA = "CUDAExecutionProvider"
 # A short sentence with every kind of symbol: enough to size the buffers and
 # trigger the kernel choices the first real request would otherwise pay for.
 _WARM_UP_IDS_LENGTHS = (16, 48, 96)
+# The vocoder's reflection padding needs at least this many frames.
+_MIN_VOCODER_FRAMES = 16
 
 
 def session_options(threads: int) -> ort.SessionOptions:
@@ -122,8 +124,11 @@ class OnnxEngine:
 
     def vocode(self, mel: np.ndarray) -> np.ndarray:
         """Vocoder: mel [1, frames, 80] -> float audio [frames * hop]."""
+        frames = mel.shape[1]
+        if frames < _MIN_VOCODER_FRAMES:  # pad with the last (silent) frame, cut after
+            mel = np.pad(mel, ((0, 0), (0, _MIN_VOCODER_FRAMES - frames), (0, 0)), mode="edge")
         audio: np.ndarray = self.vocoder.run(None, {"mels": mel})[0]
-        return np.clip(audio.reshape(-1), -1.0, 1.0)
+        return np.clip(audio.reshape(-1)[: frames * self.voice.hop_size], -1.0, 1.0)
 
     def synthesize(self, voice: str, text: str, ids: list[int], prosody: Prosody) -> SentenceAudio:
         if voice != self.voice.name:
