@@ -1,0 +1,48 @@
+"""The command line speaks real audio files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, voice_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TTS_VOICE_DIR": str(voice_dir)}
+    return subprocess.run([sys.executable, "-m", "tts", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_say_writes_the_sentence_as_wav(voice_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.wav"
+    done = run_cli("say", "银行行长说：2026年11月23日的会议改到10:30。", "-o", str(out),
+                   voice_dir=voice_dir)
+    assert done.returncode == 0, done.stderr
+    info = sf.info(str(out))
+    assert info.samplerate == 24000 and info.subtype == "PCM_16"
+    # 27 syllables at 3.5-6 per second, plus pauses.
+    assert 4.0 < info.duration < 9.0
+
+
+def test_say_reads_a_long_file_and_honours_options(voice_dir: Path, tmp_path: Path) -> None:
+    text = tmp_path / "input.txt"
+    text.write_text("第一段文字。今天天气很好。\n第二段：我们去公园散步吧！" * 3, encoding="utf-8")
+    out = tmp_path / "out.flac"
+    done = run_cli("say", "--file", str(text), "-o", str(out), "--sample-rate", "16000",
+                   "--speed", "1.25", "--emotion", "happy", voice_dir=voice_dir)
+    assert done.returncode == 0, done.stderr
+    info = sf.info(str(out))
+    assert info.format == "FLAC" and info.samplerate == 16000 and info.duration > 5
+
+
+def test_say_explains_bad_input(voice_dir: Path, tmp_path: Path) -> None:
+    done = run_cli("say", "🙂🙂", "-o", str(tmp_path / "x.wav"), voice_dir=voice_dir)
+    assert done.returncode == 1 and "nothing speakable" in done.stderr
+    done = run_cli("say", "你好", "-o", str(tmp_path / "x.wav"), "--speed", "9",
+                   voice_dir=voice_dir)
+    assert done.returncode == 2 and "--speed" in done.stderr
