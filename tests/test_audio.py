@@ -18,11 +18,10 @@ def tone(seconds: float, freq: float = 220.0, amplitude: float = 0.5) -> np.ndar
     return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 
 
-@pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "pcm"])
-@pytest.mark.parametrize("rate", [8000, 16000, 22050, 24000])
+@pytest.mark.parametrize(("fmt", "rate"), [
+    (name, rate) for name, spec in FORMATS.items() if name != "pcm" for rate in spec.sample_rates
+])
 def test_every_container_decodes_at_the_asked_rate(fmt: str, rate: int) -> None:
-    if rate not in FORMATS[fmt].sample_rates:
-        pytest.skip(f"{fmt} does not offer {rate} Hz (rejected with a 400 upstream)")
     # Through `join`, as the service does: its edge fades matter to lossy codecs,
     # which overshoot (Opus: to 1.3 at 24 kHz) on a signal cut off at full level.
     audio = resample(join([tone(1.0)], [0.0], RATE), RATE, rate)
