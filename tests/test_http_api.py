@@ -417,6 +417,22 @@ def test_503_while_not_ready(stopped_app: Flask) -> None:
     assert client.get("/healthz").status_code == 200  # liveness never waits on the engine
 
 
+def test_503_while_draining(app: Flask, client: FlaskClient) -> None:
+    worker = app.extensions["tts"]
+    worker.draining = True  # what SIGTERM handling sets; restored below
+    try:
+        response = client.post("/api/tts", json={"text": SHORT})
+        readiness = client.get("/readyz")
+        liveness = client.get("/healthz")
+    finally:
+        worker.draining = False
+    assert_error(response, 503, "shutting down")
+    assert int(response.headers["Retry-After"]) >= 1
+    assert readiness.status_code == 503 and readiness.get_json()["draining"] is True
+    assert liveness.status_code == 200
+    assert client.get("/readyz").status_code == 200
+
+
 def test_503_when_overloaded_and_never_500(voice_dir: Path) -> None:
     flask_app = started_app(make_settings(voice_dir, inference_threads=1, queue_size=0))
     callers = 8
