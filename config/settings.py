@@ -80,6 +80,24 @@ SETTINGS: tuple[Setting, ...] = (
             "Optional pronunciation lexicon: `word<TAB>pin1 yin1` per line."),
     Setting("LOG_LEVEL", str, "INFO", "Log level.",
             choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+    Setting("API_KEYS", str, "", "Comma-separated bearer keys; when set, /api/* and /v1/* "
+            "need `Authorization: Bearer <key>` (probes and /metrics stay open).", secret=True),
+    Setting("ADMIN_TOKEN", str, "", "Bearer token for /admin/*; empty: admin routes are off "
+            "(404).", secret=True),
+    Setting("RATE_LIMIT_PER_S", float, 0.0, "Synthesis requests per second per API key (per "
+            "client address without keys) in each worker; beyond it: 429. 0 turns it off.",
+            minimum=0, maximum=100000),
+    Setting("RATE_LIMIT_BURST", int, 0, "Token bucket size for RATE_LIMIT_PER_S "
+            "(0: one second's worth, at least 1).", minimum=0, maximum=100000),
+    Setting("DEGRADE_QUEUE_WAIT_S", float, 2.0, "In degrade mode auto, a synthesis job that "
+            "waited longer than this for the accelerator moves work to the CPU.",
+            minimum=0.001, maximum=600),
+    Setting("DEGRADE_GPU_UTIL", float, 90.0, "In degrade mode auto, GPU utilization (percent, "
+            "when NVML is readable) above which work moves to the CPU.", minimum=1, maximum=100),
+    Setting("DEGRADE_FAILURES", int, 3, "Consecutive failed accelerator runs that move work to "
+            "the CPU (a GPU out-of-memory error moves it at once).", minimum=1, maximum=1000),
+    Setting("DEGRADE_RECOVERY_S", float, 60.0, "Seconds on the CPU before mode auto tries the "
+            "accelerator again.", minimum=0.01, maximum=86400),
 )
 
 
@@ -127,6 +145,14 @@ class Settings:
     cache_warm_file: Path | None
     lexicon_file: Path | None
     log_level: str
+    api_keys: str
+    admin_token: str
+    rate_limit_per_s: float
+    rate_limit_burst: int
+    degrade_queue_wait_s: float
+    degrade_gpu_util: float
+    degrade_failures: int
+    degrade_recovery_s: float
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -150,6 +176,11 @@ class Settings:
                           ("LEXICON_FILE", self.lexicon_file)):
             if path is not None and not Path(path).is_file():
                 raise SettingsError(f"{env}={str(path)!r} is not a readable file")
+
+    @property
+    def api_key_list(self) -> tuple[str, ...]:
+        """API_KEYS split on commas, blanks dropped."""
+        return tuple(k.strip() for k in self.api_keys.split(",") if k.strip())
 
     def masked(self) -> dict[str, Any]:
         """Settings safe to log: secrets replaced by '***'."""
