@@ -18,6 +18,7 @@ from tts.web import errors
 from tts.web.logs import log_request
 from tts.web.ops import ops
 from tts.web.speech import speech
+from tts.web.streaming import streaming
 from tts.worker import Worker
 
 _LOGGER = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask
     register_hooks(app)
     app.register_blueprint(speech)
     app.register_blueprint(ops)
+    app.register_blueprint(streaming)
     if start:
         worker.start()
     return app

@@ -21,7 +21,7 @@ from tts.voices import Voice
 from tts.voices.build import default_voice_dir
 from tts.voices.manifest import is_valid
 
-pytest_plugins = ["tests.redis_fixture"]
+pytest_plugins = ["tests.redis_fixture", "tests.gunicorn_server"]
 
 
 @pytest.fixture(scope="session")

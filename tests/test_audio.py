@@ -54,6 +54,12 @@ def test_join_inserts_the_pauses_and_fades_the_edges() -> None:
     assert np.max(np.abs(np.diff(out))) <= np.max(np.abs(np.diff(tone(0.5)))) + 1e-6
 
 
-def test_join_never_clips() -> None:
-    out = join([tone(0.5, amplitude=1.6)], [0.0], RATE)
-    assert np.max(np.abs(out)) <= 0.97 + 1e-6
+def test_join_never_clips_and_leaves_normal_levels_alone() -> None:
+    loud = join([tone(0.5, amplitude=1.6)], [0.0], RATE)
+    assert np.max(np.abs(loud)) < 1.0
+    pcm = np.frombuffer(encode(loud, RATE, "pcm"), "<i2").astype(np.int32)
+    assert np.max(np.abs(pcm)) < 32767
+    normal = tone(0.5, amplitude=0.8)
+    joined = join([normal], [0.0], RATE)
+    middle = slice(1000, len(normal) - 1000)
+    assert np.array_equal(joined[middle], normal[middle])

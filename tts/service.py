@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -18,6 +19,7 @@ import numpy as np
 from cache import AudioCache, CachedAudio
 from cache.keys import request_key
 from tts.audio import FORMATS, encode, resample
+from tts.audio.stream import StreamEncoder
 from tts.emotions import Prosody, prosody_for
 from tts.frontend import Sentence
 from tts.synthesizer import Synthesizer
@@ -49,6 +51,19 @@ class Speech:
     sentences: int
 
 
+@dataclass(frozen=True)
+class SpeechStream:
+    """A streamed response: known up front are the cache tier and content type."""
+
+    cache: str
+    content_type: str
+    chunks: Iterator[bytes]
+    duration_s: float | None  # known only when served from the cache
+
+
+STREAM_BLOCK_BYTES = 16384  # how a cached entry is cut into chunks when streamed
+
+
 class SpeechService:
     """One per worker, created at start-up after the engine is warm."""
 
@@ -63,6 +78,37 @@ class SpeechService:
         entry, tier = self.cache.get_or_create(key, lambda: self._create(request, sentences))
         return Speech(entry.data, entry.duration_s, tier, FORMATS[request.fmt].content_type,
                       len(sentences))
+
+    def stream(self, request: SpeechRequest) -> SpeechStream:
+        """Audio as it is made: from the cache if present, else chunk by chunk.
+
+        A finished stream is stored in the cache under the same key `speak` uses,
+        so either route serves what the other made.
+        """
+        content_type = FORMATS[request.fmt].content_type
+        sentences = self.synthesizer.plan(request.text)
+        key = self.key_for(request, sentences)
+        found = self.cache.get(key)
+        if found is not None:
+            entry, tier = found
+            blocks = (entry.data[i:i + STREAM_BLOCK_BYTES]
+                      for i in range(0, len(entry.data), STREAM_BLOCK_BYTES))
+            return SpeechStream(tier, content_type, blocks, entry.duration_s)
+        return SpeechStream("miss", content_type, self._stream_new(request, sentences, key), None)
+
+    def _stream_new(self, request: SpeechRequest, sentences: list[Sentence],
+                    key: str) -> Iterator[bytes]:
+        encoder = StreamEncoder(request.fmt, self.engine.sample_rate, request.sample_rate)
+        yield encoder.start()
+        prosody = self.prosody(request)
+        for audio in self.synthesizer.stream(request.voice, sentences, lambda _s: prosody):
+            data = encoder.encode(audio)
+            if data:
+                yield data
+        yield encoder.finish()
+        sent = encoder.audio()
+        self.cache.put(key, CachedAudio(encode(sent, request.sample_rate, request.fmt),
+                                        len(sent) / request.sample_rate))
 
     def key_for(self, request: SpeechRequest, sentences: list[Sentence]) -> str:
         spoken = json.dumps([[s.text, s.phones, s.pause_s] for s in sentences],

@@ -5,12 +5,14 @@ Knows nothing about HTTP or caching; `tts.service` adds those around it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from tts.audio import join
+from tts.audio.join import fade, silence, soft_limit
 from tts.emotions import Prosody
 from tts.engines.base import Engine, SentenceAudio
 from tts.frontend import Frontend, Sentence
@@ -29,11 +31,14 @@ class Synthesizer:
     timeout_s: float
     on_sentence: Callable[[SentenceAudio], None] | None = None  # metrics hook
 
-    def plan(self, text: str, *, first_clause: bool = False) -> list[Sentence]:
-        """The sentences the engine will be asked to say (raises NothingToSay)."""
-        if first_clause:
-            return self.frontend.first_clause_split(text)
-        return self.frontend.analyze(text)
+    def plan(self, text: str) -> list[Sentence]:
+        """The sentences the engine will be asked to say (raises NothingToSay).
+
+        The first sentence is cut at its first clause on every route, streamed or
+        not, so a text sounds the same and shares one cache entry either way, and a
+        stream's first audio needs only the first clause's acoustic pass.
+        """
+        return self.frontend.first_clause_split(text)
 
     def sentence(self, voice: str, sentence: Sentence, prosody: Prosody) -> np.ndarray:
         """Synthesize one sentence on an inference thread; float audio at the engine's rate."""
@@ -49,3 +54,21 @@ class Synthesizer:
         """Say every sentence with `one` and join them with their pauses."""
         pieces = [one(sentence) for sentence in sentences]
         return join(pieces, [s.pause_s for s in sentences], self.engine.sample_rate)
+
+    def stream(self, voice: str, sentences: list[Sentence],
+               prosody: Callable[[Sentence], Prosody]) -> Iterator[np.ndarray]:
+        """The same samples as `render`, chunk by chunk, each computed on an inference thread.
+
+        Closing the generator (a client that went away) stops before the next chunk.
+        """
+        rate = self.engine.sample_rate
+        for sentence in sentences:
+            chunks = self.engine.stream(voice, sentence.text, sentence.ids, prosody(sentence))
+            step = partial(next, chunks, None)
+            first = True
+            while (item := self.pool.run(step, self.timeout_s)) is not None:
+                audio, last = item
+                yield soft_limit(fade(audio, rate, start=first, end=last))
+                first = False
+            if sentence.pause_s > 0:
+                yield silence(sentence.pause_s, rate)

@@ -7,6 +7,7 @@ ready, and called from several inference threads at once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -65,4 +66,9 @@ class Engine(Protocol):
         self, voice: str, text: str, ids: list[int], prosody: Prosody
     ) -> SentenceAudio:
         """Synthesize one sentence. `text` is for text-driven engines, `ids` for id-driven ones."""
+        ...
+
+    def stream(self, voice: str, text: str, ids: list[int], prosody: Prosody) -> (
+            Iterator[tuple[np.ndarray, bool]]):
+        """Yield (audio, is_last) chunks of one sentence, each computed on demand."""
         ...

@@ -158,6 +158,11 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                         "parameters": query,
                         "responses": {"200": _audio_response(), **synth_errors}},
             },
+            "/api/tts/stream": {"post": {
+                "summary": "Synthesize text as a chunked stream: audio starts before the text "
+                           "is done (wav with an unknown-length header; flac arrives whole)",
+                "operationId": "ttsStream", "requestBody": _json_body("SpeechRequest"),
+                "responses": {"200": _audio_response(), **synth_errors, **_errors(415)}}},
             "/api/tts_batch": {"post": {
                 "summary": "Synthesize many texts; one bad item never fails the others",
                 "operationId": "ttsBatch", "requestBody": _json_body("BatchRequest"),
