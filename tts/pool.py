@@ -56,6 +56,7 @@ class InferencePool:
         self.capacity = threads + queue_size
         self._admitted = 0
         self._running = 0
+        self.last_wait_s = 0.0  # queue wait of the job that started last (a saturation signal)
         self._count_lock = threading.Lock()  # taken by requests only
         self._running_lock = native_lock()  # taken by pool threads only
         self._gevent = gevent_active()
@@ -80,17 +81,20 @@ class InferencePool:
             if self._admitted >= self.capacity:
                 raise Overloaded(f"{self._admitted} synthesis jobs in flight or queued")
             self._admitted += 1
-        deadline = time.monotonic() + timeout_s
+        submitted = time.monotonic()
+        deadline = submitted + timeout_s
         try:
-            return self._submit_and_wait(self._guard(fn, deadline), timeout_s)
+            return self._submit_and_wait(self._guard(fn, submitted, deadline), timeout_s)
         finally:
             with self._count_lock:
                 self._admitted -= 1
 
-    def _guard(self, fn: Callable[[], T], deadline: float) -> Callable[[], T]:
+    def _guard(self, fn: Callable[[], T], submitted: float, deadline: float) -> Callable[[], T]:
         # Runs on the pool thread: count it as running, and skip it if it waited too long.
         def job() -> T:
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            self.last_wait_s = now - submitted
+            if now > deadline:
                 raise DeadlineExceeded("job expired in the queue")
             with self._running_lock:
                 self._running += 1

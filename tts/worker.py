@@ -19,6 +19,7 @@ from cache import AudioCache, MemoryTier, RedisTier
 from config import Settings
 from tts.engines import load_engine
 from tts.engines.base import Engine
+from tts.engines.degrade import with_cpu_path
 from tts.frontend import Frontend, load_lexicon
 from tts.pool import InferencePool
 from tts.service import SpeechRequest, SpeechService
@@ -71,7 +72,9 @@ class Worker:
             self._warm_cache(self.settings.cache_warm_file)
 
     def _load_engine(self) -> tuple[Engine, Frontend, float]:
-        engine = load_engine(self.settings)
+        # Where an accelerator runs, a warmed CPU twin stands beside it (degrade to CPU).
+        engine = with_cpu_path(load_engine(self.settings), self.settings, load_engine,
+                               lambda: self.pool.last_wait_s)
         lexicon = load_lexicon(self.settings.lexicon_file) if self.settings.lexicon_file else None
         tables = engine.symbol_tables()
         frontend = Frontend(*tables, lexicon=lexicon)

@@ -1,0 +1,286 @@
+"""Degrade to CPU: one engine over two paths, an accelerator and a warmed CPU twin.
+
+    DegradeMachine   where work runs (mode, on_cpu, reason, since); pure, clock injected
+    DegradingEngine  the Engine protocol over (accelerator, cpu), driven by the machine
+
+Modes: `gpu` always runs on the accelerator, `cpu` always on the CPU, `auto`
+starts on the accelerator and moves to the CPU when it is saturated or failing:
+a job that waited in the queue longer than `queue_wait_s`, GPU utilization over
+`gpu_util` percent (when NVML is readable), a GPU out-of-memory error (at once)
+or `failures` failed runs in a row. After `recovery_s` on the CPU it tries the
+accelerator again. A failed accelerator run is retried on the CPU in every mode,
+so callers do not see it. Built by the worker only when the engine really runs
+on an accelerator; on a CPU-only machine there is a single path and no wrapper.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from config import Settings
+from tts.emotions import Prosody
+from tts.engines.base import Engine, EngineError, SentenceAudio, VoiceInfo
+from tts.pool import native_lock
+
+_LOGGER = logging.getLogger(__name__)
+
+MODES = ("auto", "cpu", "gpu")
+CPU, ACCELERATOR = "cpu", "accelerator"
+# Messages ONNX Runtime / CUDA / PyTorch use when device memory runs out.
+_MEMORY_ERROR_MARKS = ("out of memory", "cuda_error_out_of_memory", "cudaerrormemoryallocation",
+                       "failed to allocate memory", "bfcarena")
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class DegradePolicy:
+    queue_wait_s: float = 2.0
+    gpu_util: float = 90.0
+    failures: int = 3
+    recovery_s: float = 60.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DegradePolicy:
+        return cls(settings.degrade_queue_wait_s, settings.degrade_gpu_util,
+                   settings.degrade_failures, settings.degrade_recovery_s)
+
+
+def is_memory_error(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__}: {exc}".lower()
+    return any(mark in text for mark in _MEMORY_ERROR_MARKS)
+
+
+class DegradeMachine:
+    """Where work runs, and why. Not thread-safe: `DegradingEngine` holds a lock around it."""
+
+    def __init__(self, policy: DegradePolicy, clock: Clock = time.monotonic) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.mode = "auto"
+        self.on_cpu = False
+        self.reason = "start"
+        self.since = clock()
+        self.failures = 0
+        self.switches: Counter[tuple[str, str]] = Counter()  # (to, reason) -> count
+
+    def _move(self, to_cpu: bool, reason: str) -> None:
+        self.reason, self.since, self.failures = reason, self.clock(), 0
+        if to_cpu == self.on_cpu:
+            return
+        self.on_cpu = to_cpu
+        where = CPU if to_cpu else ACCELERATOR
+        self.switches[(where, reason)] += 1
+        _LOGGER.warning("degrade: synthesis moves to the %s (mode %s, reason %s)",
+                        where, self.mode, reason)
+
+    def set_mode(self, mode: str) -> None:
+        """Force `cpu` or `gpu`, or hand control back to `auto` (starts on the accelerator)."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self.mode = mode
+        self._move(mode == "cpu", "forced" if mode != "auto" else "auto")
+
+    def use_cpu(self, utilization: float | None = None) -> bool:
+        """Before a run: where it goes. In `auto`, recovers after `recovery_s` on the CPU."""
+        if (self.mode == "auto" and self.on_cpu
+                and self.clock() - self.since >= self.policy.recovery_s):
+            if utilization is not None and utilization > self.policy.gpu_util:
+                self.since = self.clock()  # still busy: wait another recovery period
+            else:
+                self._move(False, "recovered")
+        return self.on_cpu
+
+    def observe_load(self, queue_wait_s: float, utilization: float | None) -> None:
+        """Saturation signals seen just before an accelerator run."""
+        if self.mode != "auto" or self.on_cpu:
+            return
+        if queue_wait_s > self.policy.queue_wait_s:
+            self._move(True, "queue-wait")
+        elif utilization is not None and utilization > self.policy.gpu_util:
+            self._move(True, "gpu-utilization")
+
+    def observe_failure(self, memory: bool) -> None:
+        self.failures += 1
+        if self.mode != "auto" or self.on_cpu:
+            return
+        if memory:
+            self._move(True, "gpu-memory")
+        elif self.failures >= self.policy.failures:
+            self._move(True, "failures")
+
+    def observe_success(self) -> None:
+        self.failures = 0
+
+
+class DegradingEngine:
+    """The Engine protocol over an accelerator engine and its warmed CPU twin.
+
+    One per worker, created at start-up by `with_cpu_path`; called from every
+    inference thread. `device` is where the next run goes.
+    """
+
+    def __init__(self, accelerator: Engine, cpu: Engine, policy: DegradePolicy, *,
+                 queue_wait: Callable[[], float] = lambda: 0.0,
+                 utilization: Callable[[], float | None] = lambda: None,
+                 clock: Clock = time.monotonic) -> None:
+        if accelerator.model_hash != cpu.model_hash:
+            raise EngineError("the accelerator and CPU paths must load the same model")
+        self.accelerator = accelerator
+        self.cpu = cpu
+        self.machine = DegradeMachine(policy, clock)
+        self.queue_wait = queue_wait
+        self.utilization = utilization
+        self.name = accelerator.name
+        self.accelerator_device = accelerator.device
+        self.device = accelerator.device
+        self._lock = native_lock()  # taken on inference threads and in request greenlets
+
+    # --------------------------------------------------------- control (admin route)
+
+    @property
+    def degraded(self) -> bool:
+        return self.machine.on_cpu
+
+    def set_mode(self, mode: str) -> None:
+        with self._lock:
+            self.machine.set_mode(mode)
+            self._sync()
+
+    def state(self) -> dict[str, Any]:
+        utilization = self.utilization()
+        with self._lock:
+            self.machine.use_cpu(utilization)  # let a due recovery show
+            self._sync()
+            return {"mode": self.machine.mode, "device": self.device,
+                    "degraded": self.machine.on_cpu, "reason": self.machine.reason,
+                    "since_s": round(self.machine.clock() - self.machine.since, 3),
+                    "accelerator": self.accelerator_device,
+                    "switches": sum(self.machine.switches.values())}
+
+    def switch_counts(self) -> dict[tuple[str, str], int]:
+        with self._lock:
+            return dict(self.machine.switches)
+
+    def _sync(self) -> None:
+        self.device = CPU if self.machine.on_cpu else self.accelerator_device
+
+    # --------------------------------------------------------- routing
+
+    def _route(self) -> bool:
+        """True: run on the CPU. Reads the load signals before an accelerator run."""
+        utilization = self.utilization()
+        with self._lock:
+            if not self.machine.use_cpu(utilization):
+                self.machine.observe_load(self.queue_wait(), utilization)
+            self._sync()
+            return self.machine.on_cpu
+
+    def _failed(self, exc: Exception) -> None:
+        memory = is_memory_error(exc)
+        _LOGGER.warning("degrade: accelerator run failed (%s: %s); retrying on the CPU",
+                        type(exc).__name__, exc)
+        with self._lock:
+            self.machine.observe_failure(memory)
+            self._sync()
+
+    def _succeeded(self) -> None:
+        with self._lock:
+            self.machine.observe_success()
+
+    # --------------------------------------------------------- Engine protocol
+
+    @property
+    def sample_rate(self) -> int:
+        return self.cpu.sample_rate
+
+    @property
+    def model_hash(self) -> str:
+        return self.cpu.model_hash
+
+    def voices(self) -> list[VoiceInfo]:
+        return self.accelerator.voices()
+
+    def symbol_tables(self) -> tuple[dict[str, int], dict[str, list[str]]]:
+        return self.cpu.symbol_tables()
+
+    def warm_up(self) -> float:
+        """Warm both paths: the CPU must be ready the moment work moves to it."""
+        return self.accelerator.warm_up() + self.cpu.warm_up()
+
+    def synthesize(self, voice: str, text: str, ids: list[int], prosody: Prosody) -> SentenceAudio:
+        if not self._route():
+            try:
+                result = self.accelerator.synthesize(voice, text, ids, prosody)
+            except Exception as exc:  # the CPU path answers instead
+                self._failed(exc)
+            else:
+                self._succeeded()
+                return result
+        return self.cpu.synthesize(voice, text, ids, prosody)
+
+    def stream(self, voice: str, text: str, ids: list[int], prosody: Prosody) -> (
+            Iterator[tuple[np.ndarray, bool]]):
+        if not self._route():
+            started = False
+            try:
+                for item in self.accelerator.stream(voice, text, ids, prosody):
+                    started = True
+                    yield item
+            except Exception as exc:
+                self._failed(exc)
+                if started:  # audio already left: the stream cannot switch voices midway
+                    raise EngineError(f"accelerator failed mid-sentence: {exc}") from exc
+            else:
+                self._succeeded()
+                return
+        yield from self.cpu.stream(voice, text, ids, prosody)
+
+
+# ------------------------------------------------------------------ construction
+
+
+def with_cpu_path(engine: Engine, settings: Settings, load: Callable[[Settings], Engine],
+                  queue_wait: Callable[[], float]) -> Engine:
+    """`engine` itself when it runs on the CPU; else a DegradingEngine with a CPU twin."""
+    if engine.device == CPU:
+        return engine
+    cpu = load(replace(settings, device="cpu"))
+    _LOGGER.info("degrade: %s engine on %s with a CPU path beside it", engine.name,
+                 engine.device)
+    return DegradingEngine(engine, cpu, DegradePolicy.from_settings(settings),
+                           queue_wait=queue_wait, utilization=NvmlUtilization())
+
+
+class NvmlUtilization:
+    """GPU 0 utilization in percent via NVML, read at most once a second; None if unreadable."""
+
+    def __init__(self, min_interval_s: float = 1.0) -> None:
+        self.min_interval_s = min_interval_s
+        self._handle: Any = None
+        self._broken = False
+        self._last: tuple[float, float | None] = (-1e9, None)
+
+    def __call__(self) -> float | None:
+        now = time.monotonic()
+        if self._broken or now - self._last[0] < self.min_interval_s:
+            return self._last[1]
+        try:
+            import pynvml
+
+            if self._handle is None:
+                pynvml.nvmlInit()
+                self._handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+            value: float | None = float(pynvml.nvmlDeviceGetUtilizationRates(self._handle).gpu)
+        except Exception:  # no NVML here: that signal is simply absent
+            self._broken = True
+            value = None
+        self._last = (now, value)
+        return value
