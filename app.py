@@ -14,7 +14,7 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from config import Settings
-from tts.web import errors
+from tts.web import admin, auth, errors, metrics
 from tts.web.logs import log_request
 from tts.web.ops import ops
 from tts.web.speech import speech
@@ -35,6 +35,9 @@ def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask
     worker = Worker(settings)
     app.extensions["tts"] = worker
     register_hooks(app)
+    metrics.init_app(app)  # /metrics, request timing
+    auth.init_app(app, settings)  # API keys and rate limits on /api/*, /v1/*
+    admin.init_app(app, settings.admin_token)  # /admin/* only with a token
     app.register_blueprint(speech)
     app.register_blueprint(ops)
     app.register_blueprint(streaming)

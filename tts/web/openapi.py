@@ -7,6 +7,10 @@ from typing import Any
 from config import Settings
 from tts.audio import FORMATS, SAMPLE_RATES
 from tts.emotions import EMOTIONS
+from tts.web.openapi_ops import with_operations
+from tts.web.openai_compat import FORMATS as OPENAI_FORMATS
+from tts.web.openai_compat import MAX_INPUT_CHARS, SPEED_LIMITS
+from tts.web.openai_compat import MODELS as OPENAI_MODELS
 from tts.web.requests import SPEED_RANGE
 
 AUDIO_TYPES = sorted({spec.content_type for spec in FORMATS.values()})
@@ -123,7 +127,36 @@ def _schemas(settings: Settings) -> dict[str, Any]:
             "error": {"type": "string", "nullable": True},
             "cache": {"type": "object"}, "queue": {"type": "object"}}},
         "Error": {"type": "object", "required": ["error"], "properties": {"error": error_body}},
+        "OpenAISpeechRequest": {
+            "type": "object", "required": ["model", "input", "voice"],
+            "additionalProperties": False,
+            "properties": {
+                "model": {"type": "string", "enum": [*OPENAI_MODELS, settings.engine]},
+                "input": {"type": "string", "minLength": 1, "maxLength": MAX_INPUT_CHARS},
+                "voice": {"type": "string", "description": "an OpenAI voice name (mapped to "
+                          "the default voice) or a name from GET /api/voices"},
+                "response_format": {"type": "string", "enum": list(OPENAI_FORMATS),
+                                    "default": "mp3"},
+                "speed": {"type": "number", "minimum": SPEED_LIMITS[0],
+                          "maximum": SPEED_LIMITS[1], "default": 1.0,
+                          "description": f"folded into {low}-{high}, what the voice can do"},
+                "stream_format": {"type": "string", "enum": ["audio", "sse"],
+                                  "default": "audio"},
+                "instructions": {"type": "string",
+                                 "description": "picks an emotion preset when it names one"},
+            },
+        },
+        "OpenAIError": {"type": "object", "required": ["error"], "properties": {"error": {
+            "type": "object", "required": ["message", "type"], "properties": {
+                "message": {"type": "string"}, "type": {"type": "string"},
+                "param": {"type": "string", "nullable": True},
+                "code": {"type": "string", "nullable": True}}}}},
     }
+
+
+def _openai_error() -> dict[str, Any]:
+    return {"description": "error in OpenAI's shape", "content": {"application/json": {
+        "schema": _ref("OpenAIError")}}}
 
 
 def _json_body(schema: str) -> dict[str, Any]:
@@ -143,7 +176,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         for name in schemas["SpeechRequest"]["properties"]
     ]
     synth_errors = _errors(400, 404, 413, 422, 503)
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {"title": "Mandarin TTS service", "version": "0.1.0",
                  "description": "Text to speech for Mandarin Chinese. Every error is "
@@ -176,6 +209,21 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "operationId": "frontend", "requestBody": _json_body("FrontendRequest"),
                 "responses": {"200": _json_ok("FrontendResponse", "analysis"),
                               **_errors(400, 413, 415, 422, 503)}}},
+            "/v1/audio/speech": {"post": {
+                "summary": "OpenAI-compatible speech (works with the official openai SDK)",
+                "operationId": "openaiSpeech",
+                "requestBody": _json_body("OpenAISpeechRequest"),
+                "responses": {
+                    "200": {"description": "audio (chunked), or server-sent events with "
+                                           "stream_format=sse",
+                            "content": {**_audio_response()["content"],
+                                        "text/event-stream": {"schema": {"type": "string"}}}},
+                    **{str(s): _openai_error() for s in (400, 404, 413, 415, 422, 503)}}}},
+            "/v1/models": {"get": {
+                "summary": "Models accepted by /v1/audio/speech", "operationId": "openaiModels",
+                "responses": {"200": {"description": "OpenAI list of models", "content": {
+                    "application/json": {"schema": {"type": "object"}}}},
+                    "503": _openai_error()}}},
             "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz",
                                  "responses": {"200": _json_ok("Status", "alive")}}},
             "/readyz": {"get": {"summary": "Readiness", "operationId": "readyz", "responses": {
@@ -188,3 +236,4 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         },
         "components": {"schemas": schemas},
     }
+    return with_operations(document, settings)  # /metrics, /admin, 401/403/429

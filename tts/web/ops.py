@@ -25,7 +25,7 @@ def readyz() -> Response:
         "draining": worker.draining,
         "engine": engine.name if engine else worker.settings.engine,
         "device": engine.device if engine else None,
-        "degraded": False,
+        "degraded": bool(getattr(engine, "degraded", False)),  # tts.engines.degrade
         "warm_up_s": worker.warm_up_s,
         "error": worker.error,
         "cache": worker.cache.state(),

@@ -1,0 +1,128 @@
+"""Bearer keys and per-key rate limits on the synthesis routes.
+
+With `API_KEYS` set, every path under `PROTECTED_PREFIXES` needs
+`Authorization: Bearer <key>`: 401 when the header is missing or malformed,
+403 when the key is not one of them. Probes (`/healthz`, `/readyz`), `/metrics`
+and `/openapi.json` stay open. Keys are compared in constant time against every
+key, and neither keys nor the header are ever logged.
+
+With `RATE_LIMIT_PER_S` > 0, each key (each client address when no keys are
+configured) gets a token bucket in each worker; an empty bucket answers 429
+with Retry-After. Overload of the worker itself is a separate 503 (tts.pool).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+from flask import Flask, Response, g, request
+
+from config import Settings
+from tts.web import errors
+
+PROTECTED_PREFIXES = ("/api/", "/v1/", "/socket.io")
+CHALLENGE_HEADER = "WWW-Authenticate"
+MAX_BUCKETS = 10000  # per worker; the least recently used bucket goes first
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of `Bearer <token>`, or None when the header is absent or malformed."""
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        return None
+    return token
+
+
+def key_matches(given: str, keys: Sequence[str]) -> bool:
+    """Constant time in which key matched (or none): every key is compared."""
+    found = False
+    given_bytes = given.encode()
+    for key in keys:
+        found |= hmac.compare_digest(given_bytes, key.encode())
+    return found
+
+
+def check_bearer(header: str | None, keys: Sequence[str], realm: str) -> str:
+    """The accepted token, or Unauthorized/Forbidden (with a challenge for the response)."""
+    token = bearer_token(header)
+    if token is None:
+        g.auth_challenge = f'Bearer realm="{realm}"'
+        raise errors.Unauthorized("send Authorization: Bearer <key>")
+    if not key_matches(token, keys):
+        g.auth_challenge = f'Bearer realm="{realm}", error="invalid_token"'
+        raise errors.Forbidden("this key is not accepted")
+    return token
+
+
+class TokenBuckets:
+    """Per-key token buckets: `rate` tokens a second, at most `burst`; one per worker."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic,
+                 max_buckets: int = MAX_BUCKETS) -> None:
+        self.rate = rate
+        self.burst = float(burst or max(1, math.ceil(rate)))
+        self.clock = clock
+        self.max_buckets = max_buckets
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, at
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """0 when a token was taken; otherwise seconds until one is available."""
+        now = self.clock()
+        with self._lock:
+            tokens, at = self._buckets.pop(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - at) * self.rate)
+            wait = 0.0
+            if tokens >= 1:
+                tokens -= 1
+            else:
+                wait = (1 - tokens) / self.rate
+            self._buckets[key] = (tokens, now)
+            while len(self._buckets) > self.max_buckets:
+                self._buckets.popitem(last=False)
+            return wait
+
+
+def protected(path: str) -> bool:
+    return path.startswith(PROTECTED_PREFIXES)
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Check keys and rate limits before synthesis routes; add the challenge to 401/403."""
+    keys = settings.api_key_list
+    buckets = (TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst)
+               if settings.rate_limit_per_s > 0 else None)
+    app.extensions["rate_limit"] = buckets
+
+    @app.before_request
+    def guard_synthesis() -> None:
+        if not protected(request.path):
+            return
+        client = request.remote_addr or "unknown"
+        if keys:
+            token = check_bearer(request.headers.get("Authorization"), keys, "tts")
+            # Buckets are keyed by a digest, so the key itself is never held twice.
+            client = "key:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+        if buckets is not None:
+            wait = buckets.take(client)
+            if wait > 0:
+                raise errors.RateLimited(
+                    f"more than {settings.rate_limit_per_s:g} requests per second for this "
+                    f"{'key' if keys else 'client'}; retry shortly",
+                    retry_after=max(1, math.ceil(wait)))
+
+    @app.after_request
+    def add_challenge(response: Response) -> Response:
+        challenge = g.get("auth_challenge")
+        if challenge and response.status_code in (401, 403):
+            response.headers[CHALLENGE_HEADER] = challenge
+        return response

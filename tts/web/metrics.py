@@ -1,0 +1,193 @@
+"""Prometheus metrics: `GET /metrics`, request timing hooks and what the worker reports.
+
+Under gunicorn every worker is its own process, so `prometheus_client` runs in
+multiprocess mode: `gunicorn.conf.py` sets `PROMETHEUS_MULTIPROC_DIR` before
+anything imports `prometheus_client`, each worker writes its values there, and
+whichever worker answers `/metrics` aggregates all of them (gauges of live
+workers: summed for queue depth and in-flight, the maximum for device, degraded
+and warm-up). Without that variable (the Flask test client, the CLI) the
+default registry of this one process is served.
+
+Values that live in the worker (queue depth, in-flight, cache tier counters,
+device, degrade switches) are sampled at every request boundary and scrape, in
+the request's own greenlet: prometheus_client's locks are gevent locks under
+gunicorn and must not be taken on the inference threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from tts.engines.base import SentenceAudio
+from tts.worker import Worker
+
+_LOGGER = logging.getLogger(__name__)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+DEVICES = ("cpu", "cuda")
+CACHE_TIERS = ("memory", "redis")
+
+_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.5, 3.0, 6.0, 12.0, 30.0)
+_ENGINE_SECONDS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+_RTF = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0, 2.0)
+
+REQUESTS = Counter("tts_http_requests", "HTTP requests answered, by route template, method "
+                   "and status.", ["route", "method", "status"])
+LATENCY = Histogram("tts_http_request_duration_seconds", "Time from request start to response "
+                    "headers, by route template (streams: until the first audio is ready).",
+                    ["route"], buckets=_SECONDS)
+FIRST_AUDIO = Histogram("tts_time_to_first_audio_seconds", "Time from request start until the "
+                        "first audio byte can leave: whole responses (mode=whole) and streams "
+                        "(mode=stream).", ["mode"], buckets=_SECONDS)
+RTF = Histogram("tts_synthesis_rtf", "Real-time factor per synthesized sentence: engine "
+                "seconds (acoustic + vocoder) per second of audio.", buckets=_RTF)
+ACOUSTIC = Histogram("tts_acoustic_seconds", "Acoustic model time per synthesized sentence.",
+                     buckets=_ENGINE_SECONDS)
+VOCODER = Histogram("tts_vocoder_seconds", "Vocoder time per synthesized sentence.",
+                    buckets=_ENGINE_SECONDS)
+QUEUE_DEPTH = Gauge("tts_queue_depth", "Synthesis jobs admitted and waiting for an inference "
+                    "thread (summed over live workers).", multiprocess_mode="livesum")
+IN_FLIGHT = Gauge("tts_in_flight", "Synthesis jobs running on inference threads (summed over "
+                  "live workers).", multiprocess_mode="livesum")
+CAPACITY = Gauge("tts_queue_capacity", "Jobs that may run or wait before 503 (summed over live "
+                 "workers).", multiprocess_mode="livesum")
+CACHE = Counter("tts_cache_lookups", "Audio cache lookups by tier and result (hit, miss, "
+                "error); whole requests and the sentences of long texts.", ["tier", "result"])
+DEVICE = Gauge("tts_device", "1 for the device synthesis runs on now (any live worker), "
+               "0 otherwise.", ["device"], multiprocess_mode="livemax")
+DEGRADED = Gauge("tts_degraded", "1 when work that has an accelerator runs on the CPU instead "
+                 "(any live worker).", multiprocess_mode="livemax")
+SWITCHES = Counter("tts_degrade_switches", "Moves between accelerator and CPU, by destination "
+                   "and reason.", ["to", "reason"])
+WARM_UP = Gauge("tts_engine_warm_up_seconds", "Engine warm-up time at start-up (slowest live "
+                "worker).", multiprocess_mode="livemax")
+READY = Gauge("tts_worker_ready", "Live workers whose engine is loaded and warm.",
+              multiprocess_mode="livesum")
+
+metrics = Blueprint("metrics", __name__)
+
+
+@dataclass
+class _Seen:
+    """What this app last reported from monotonic counters that live elsewhere."""
+
+    cache: dict[str, dict[str, int]] = field(default_factory=dict)
+    switches: dict[tuple[str, str], int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    hooked: bool = False
+
+
+def observe_first_audio(seconds: float, *, streamed: bool = True) -> None:
+    """Record the time until the first audio byte of a response could be sent."""
+    FIRST_AUDIO.labels(mode="stream" if streamed else "whole").observe(seconds)
+
+
+def observe_sentence(result: SentenceAudio, sample_rate: int) -> None:
+    """The synthesizer's per-sentence hook: acoustic, vocoder and real-time factor."""
+    ACOUSTIC.observe(result.acoustic_s)
+    VOCODER.observe(result.vocoder_s)
+    audio_s = len(result.audio) / sample_rate
+    if audio_s > 0:
+        RTF.observe((result.acoustic_s + result.vocoder_s) / audio_s)
+
+
+def sample(app: Flask) -> None:
+    """Copy this worker's state into the metrics (cheap; no I/O)."""
+    worker: Worker = app.extensions["tts"]
+    seen: _Seen = app.extensions["metrics"]
+    QUEUE_DEPTH.set(worker.pool.queued)
+    IN_FLIGHT.set(worker.pool.in_flight)
+    CAPACITY.set(worker.pool.capacity)
+    READY.set(1 if worker.ready else 0)
+    with seen.lock:
+        stats = worker.cache.stats()
+        for tier in CACHE_TIERS:
+            now, before = stats.get(tier, {}), seen.cache.get(tier, {})
+            for result, key in (("hit", "hits"), ("miss", "misses"), ("error", "errors")):
+                delta = now.get(key, 0) - before.get(key, 0)
+                if delta > 0:
+                    CACHE.labels(tier=tier, result=result).inc(delta)
+        seen.cache = stats
+        engine = worker.engine
+        if engine is None:
+            return
+        if not seen.hooked and worker.service is not None:
+            rate = engine.sample_rate
+            worker.service.synthesizer.on_sentence = lambda r: observe_sentence(r, rate)
+            seen.hooked = True
+        for device in DEVICES:
+            DEVICE.labels(device=device).set(1 if engine.device == device else 0)
+        DEGRADED.set(1 if getattr(engine, "degraded", False) else 0)
+        switch_counts = getattr(engine, "switch_counts", None)
+        if switch_counts is not None:
+            counts: dict[tuple[str, str], int] = switch_counts()
+            for (to, reason), count in counts.items():
+                delta = count - seen.switches.get((to, reason), 0)
+                if delta > 0:
+                    SWITCHES.labels(to=to, reason=reason).inc(delta)
+            seen.switches = counts
+    if worker.warm_up_s is not None:
+        WARM_UP.set(worker.warm_up_s)
+
+
+def exposition() -> bytes:
+    """The text format: every worker's values under gunicorn, this process's otherwise."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+@metrics.get("/metrics")
+def scrape() -> Response:
+    sample(current_app._get_current_object())  # type: ignore[attr-defined]
+    return Response(exposition(), content_type=CONTENT_TYPE_LATEST)
+
+
+def init_app(app: Flask) -> None:
+    """Register /metrics and time every request (route template, method, status)."""
+    app.extensions["metrics"] = _Seen()
+    app.register_blueprint(metrics)
+
+    @app.before_request
+    def metrics_start() -> None:
+        g.metrics_started = time.perf_counter()
+        _safe_sample(app)
+
+    @app.after_request
+    def metrics_finish(response: Response) -> Response:
+        elapsed = time.perf_counter() - g.get("metrics_started", time.perf_counter())
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        REQUESTS.labels(route=route, method=request.method,
+                        status=str(response.status_code)).inc()
+        LATENCY.labels(route=route).observe(elapsed)
+        if (response.status_code == 200 and not response.is_streamed
+                and "X-Audio-Duration" in response.headers):
+            observe_first_audio(elapsed, streamed=False)
+        _safe_sample(app)
+        return response
+
+
+def _safe_sample(app: Flask) -> None:
+    try:
+        sample(app)
+    except Exception:  # metrics never fail a request
+        _LOGGER.exception("metrics sampling failed")
+
