@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from config import Settings
 from tts.web import admin, auth, errors, metrics
 from tts.web.logs import log_request
+from tts.web.openai_compat import openai_compat
 from tts.web.ops import ops
 from tts.web.speech import speech
 from tts.web.streaming import streaming
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask
     app.register_blueprint(speech)
     app.register_blueprint(ops)
     app.register_blueprint(streaming)
+    app.register_blueprint(openai_compat)
     if start:
         worker.start()
     return app

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 import soundfile as sf
 from flask import Flask
@@ -35,7 +36,7 @@ TEXT = "今天天气很好，我们一起去公园散步。"  # 15 syllables, ab
 SHORT = "你好。"
 NATIVE_RATE = 24000
 CONTENT_TYPES = {"wav": "audio/wav", "pcm": "audio/L16", "flac": "audio/flac",
-                 "mp3": "audio/mpeg", "ogg": "audio/ogg"}
+                 "mp3": "audio/mpeg", "ogg": "audio/ogg", "aac": "audio/aac"}
 # Statuses the contract allows for something a caller sends to a ready, unloaded worker.
 CALLER_STATUSES = {200, 400, 404, 413, 415, 422}
 
@@ -144,6 +145,14 @@ def test_every_format_has_its_content_type_and_decodes(client: FlaskClient, fmt:
     assert header_duration(response) == header_duration(wav)
     if fmt == "pcm":  # headerless s16le: exactly the wav's samples
         assert len(response.data) == wav_frames * 2
+        return
+    if fmt == "aac":  # ADTS frames, decoded by FFmpeg (libsndfile reads no AAC)
+        assert response.data[0] == 0xFF and response.data[1] & 0xF0 == 0xF0
+        with av.open(io.BytesIO(response.data)) as container:
+            frames = list(container.decode(audio=0))
+        assert frames[0].sample_rate == NATIVE_RATE
+        decoded_s = sum(f.samples for f in frames) / NATIVE_RATE
+        assert abs(decoded_s - header_duration(response)) <= 0.1
         return
     magic = {"wav": b"RIFF", "flac": b"fLaC", "ogg": b"OggS"}
     if fmt in magic:

@@ -14,6 +14,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from tts.audio.aac import encode_aac
+
 SAMPLE_RATES = (8000, 16000, 22050, 24000)
 
 
@@ -33,6 +35,7 @@ FORMATS: dict[str, AudioFormat] = {
     "mp3": AudioFormat("mp3", "audio/mpeg", "MP3", "MPEG_LAYER_III"),
     # Opus encodes only at 8, 12, 16, 24 or 48 kHz.
     "ogg": AudioFormat("ogg", "audio/ogg", "OGG", "OPUS", (8000, 16000, 24000)),
+    "aac": AudioFormat("aac", "audio/aac", "ADTS", "AAC"),  # via PyAV, see tts/audio/aac.py
 }
 
 
@@ -51,6 +54,8 @@ def encode(audio: np.ndarray, sample_rate: int, fmt: str) -> bytes:
     spec = FORMATS[fmt]
     if spec.container is None:
         return to_int16(audio).tobytes()
+    if spec.name == "aac":
+        return encode_aac(to_int16(audio), sample_rate)
     buffer = io.BytesIO()
     sf.write(buffer, to_int16(audio), sample_rate, format=spec.container, subtype=spec.subtype)
     return buffer.getvalue()

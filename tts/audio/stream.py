@@ -6,7 +6,7 @@ libsndfile writing into a sink that hands out each new byte as it is written.
 MP3 starts with an info frame that libsndfile fills in only at the end; a zeroed
 one confuses decoders, so a stream leaves it out (its first write) and starts at
 the first audio frame. Ogg pages leave as libsndfile completes them (about one a
-second). FLAC is only sent complete: its header is patched at the end.
+second). FLAC (its header is patched at the end) and AAC are sent complete.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import soxr
 from tts.audio.encode import FORMATS, encode, to_int16
 
 UNKNOWN_SIZE = 0xFFFFFFFF
-SENT_WHOLE = ("flac",)  # formats that are sent only once complete
+SENT_WHOLE = ("flac", "aac")  # formats that are sent only once complete
 
 
 def streaming_wav_header(sample_rate: int) -> bytes:

@@ -74,7 +74,7 @@ def parse_speed(value: Any, where: str = "") -> float:
     low, high = SPEED_RANGE
     if value is None:
         return 1.0
-    speed = _number(value)
+    speed = as_number(value)
     if speed is None or not low <= speed <= high:
         raise BadRequest(f"{where}speed must be a number from {low} to {high}")
     return speed
@@ -91,7 +91,7 @@ def parse_format(value: Any) -> str:
 def parse_sample_rate(value: Any, fmt: str, native: int) -> int:
     if value is None:
         return native if native in FORMATS[fmt].sample_rates else FORMATS[fmt].sample_rates[-1]
-    rate = _number(value)
+    rate = as_number(value)
     if rate is None or rate not in SAMPLE_RATES or rate != int(rate):
         raise BadRequest(f"sample_rate must be one of: {', '.join(map(str, SAMPLE_RATES))}")
     allowed = FORMATS[fmt].sample_rates
@@ -103,7 +103,7 @@ def parse_sample_rate(value: Any, fmt: str, native: int) -> int:
     return int(rate)
 
 
-def _number(value: Any) -> float | None:
+def as_number(value: Any) -> float | None:
     """A finite number from JSON or a query string; booleans are not numbers."""
     if isinstance(value, bool):
         return None
