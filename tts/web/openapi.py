@@ -7,10 +7,10 @@ from typing import Any
 from config import Settings
 from tts.audio import FORMATS, SAMPLE_RATES
 from tts.emotions import EMOTIONS
-from tts.web.openapi_ops import with_operations
 from tts.web.openai_compat import FORMATS as OPENAI_FORMATS
 from tts.web.openai_compat import MAX_INPUT_CHARS, SPEED_LIMITS
 from tts.web.openai_compat import MODELS as OPENAI_MODELS
+from tts.web.openapi_ops import with_operations
 from tts.web.requests import SPEED_RANGE
 
 AUDIO_TYPES = sorted({spec.content_type for spec in FORMATS.values()})
