@@ -6,11 +6,23 @@ the same validated settings as the app (see `python -m config`).
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import tempfile
+from pathlib import Path
 from typing import Any
 
-from config import Settings
-from tts.web.logs import configure
+# prometheus_client picks multiprocess mode when it is first imported (in each
+# worker, after fork): the directory must be in the environment before that.
+# A fresh one per master unless the operator names one (emptied at start).
+_METRICS_DIR_OWNED = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _METRICS_DIR_OWNED:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tts-metrics-")
+METRICS_DIR = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+from config import Settings  # noqa: E402
+from tts.web.logs import configure  # noqa: E402
 
 settings = Settings.from_env()
 configure(settings.log_level)
@@ -56,3 +68,22 @@ def worker_exit(server: Any, worker: Any) -> None:
     state = worker.wsgi.extensions.get("tts") if hasattr(worker.wsgi, "extensions") else None
     if state is not None:
         state.close()
+
+
+def on_starting(server: Any) -> None:
+    """Values left by an earlier master in an operator-named directory are not ours."""
+    METRICS_DIR.mkdir(parents=True, exist_ok=True)
+    for stale in METRICS_DIR.glob("*.db"):
+        stale.unlink(missing_ok=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Drop a dead worker's live gauges (queue depth, in-flight, device) from /metrics."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    if _METRICS_DIR_OWNED:
+        shutil.rmtree(METRICS_DIR, ignore_errors=True)
