@@ -140,14 +140,31 @@ class DegradingEngine:
         self.utilization = utilization
         self.name = accelerator.name
         self.accelerator_device = accelerator.device
-        self.device = accelerator.device
+        self._device = accelerator.device
         self._lock = native_lock()  # taken on inference threads and in request greenlets
 
     # --------------------------------------------------------- control (admin route)
 
     @property
+    def device(self) -> str:
+        """Where the next run goes (a recovery that is due shows at once)."""
+        self._refresh()
+        return self._device
+
+    @device.setter
+    def device(self, value: str) -> None:
+        raise AttributeError("use set_mode to choose where synthesis runs")
+
+    @property
     def degraded(self) -> bool:
-        return self.machine.on_cpu
+        return self._refresh()
+
+    def _refresh(self) -> bool:
+        utilization = self.utilization()
+        with self._lock:
+            self.machine.use_cpu(utilization)
+            self._sync()
+            return self.machine.on_cpu
 
     def set_mode(self, mode: str) -> None:
         with self._lock:
@@ -159,7 +176,7 @@ class DegradingEngine:
         with self._lock:
             self.machine.use_cpu(utilization)  # let a due recovery show
             self._sync()
-            return {"mode": self.machine.mode, "device": self.device,
+            return {"mode": self.machine.mode, "device": self._device,
                     "degraded": self.machine.on_cpu, "reason": self.machine.reason,
                     "since_s": round(self.machine.clock() - self.machine.since, 3),
                     "accelerator": self.accelerator_device,
@@ -170,7 +187,7 @@ class DegradingEngine:
             return dict(self.machine.switches)
 
     def _sync(self) -> None:
-        self.device = CPU if self.machine.on_cpu else self.accelerator_device
+        self._device = CPU if self.machine.on_cpu else self.accelerator_device
 
     # --------------------------------------------------------- routing
 

@@ -80,6 +80,11 @@ WARM_UP = Gauge("tts_engine_warm_up_seconds", "Engine warm-up time at start-up (
 READY = Gauge("tts_worker_ready", "Live workers whose engine is loaded and warm.",
               multiprocess_mode="livesum")
 
+# Every (to, reason) DegradeMachine can report, so the series exist (at 0) from the start.
+SWITCH_LABELS = (("cpu", "forced"), ("cpu", "queue-wait"), ("cpu", "gpu-utilization"),
+                 ("cpu", "gpu-memory"), ("cpu", "failures"), ("accelerator", "forced"),
+                 ("accelerator", "auto"), ("accelerator", "recovered"))
+
 metrics = Blueprint("metrics", __name__)
 
 
@@ -164,6 +169,13 @@ def scrape() -> Response:
 def init_app(app: Flask) -> None:
     """Register /metrics and time every request (route template, method, status)."""
     app.extensions["metrics"] = _Seen()
+    for tier in CACHE_TIERS:
+        for result in ("hit", "miss", "error"):
+            CACHE.labels(tier=tier, result=result)
+    for to, reason in SWITCH_LABELS:
+        SWITCHES.labels(to=to, reason=reason)
+    for mode in ("whole", "stream"):
+        FIRST_AUDIO.labels(mode=mode)
     app.register_blueprint(metrics)
 
     @app.before_request
