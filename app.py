@@ -18,6 +18,7 @@ from tts.web import admin, auth, errors, metrics
 from tts.web.logs import log_request
 from tts.web.openai_compat import openai_compat
 from tts.web.ops import ops
+from tts.web.socketio import init_socketio
 from tts.web.speech import speech
 from tts.web.streaming import streaming
 from tts.worker import Worker
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask
     app.register_blueprint(ops)
     app.register_blueprint(streaming)
     app.register_blueprint(openai_compat)
+    init_socketio(app)
     if start:
         worker.start()
     return app

@@ -62,6 +62,10 @@ def post_worker_init(worker: Any) -> None:
         gevent.spawn_later(settings.drain_delay_s, worker.handle_exit, signum, frame)
 
     signal.signal(signal.SIGTERM, drain)
+    if settings.socketio_port:
+        from tts.web.socketio import serve_when_elected
+
+        gevent.spawn(serve_when_elected, worker.wsgi, settings.socketio_port, gevent.sleep)
 
 
 def worker_exit(server: Any, worker: Any) -> None:

@@ -37,6 +37,10 @@ def _default_voice_dir() -> str:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("PORT", int, 7860, "TCP port gunicorn binds on 0.0.0.0.", minimum=1, maximum=65535),
+    Setting("SOCKETIO_PORT", int, 7861,
+            "Port where one elected worker serves Socket.IO to default clients (long-polling "
+            "needs one process); 0 turns it off. /socket.io on PORT still takes websocket "
+            "clients.", minimum=0, maximum=65535),
     Setting("WORKERS", int, 2, "gunicorn worker processes; each loads its own engine.",
             minimum=1, maximum=64),
     Setting("INFERENCE_THREADS", int, 1,
@@ -126,6 +130,7 @@ class Settings:
     """Everything configurable, resolved and validated. Build with `from_env`."""
 
     port: int
+    socketio_port: int
     workers: int
     inference_threads: int
     ort_threads: int

@@ -115,7 +115,10 @@ class GunicornServer:
     # ------------------------------------------------------------- lifecycle
 
     def start(self) -> GunicornServer:
-        env = {**os.environ, "LOG_LEVEL": "INFO", **self.overrides, "PORT": str(self.port)}
+        # Socket.IO's elected-worker port is off unless a test asks for one, so that
+        # servers started by different tests never compete for the default port.
+        env = {**os.environ, "LOG_LEVEL": "INFO", "SOCKETIO_PORT": "0", **self.overrides,
+               "PORT": str(self.port)}
         self.process = subprocess.Popen(
             self.command, cwd=self.cwd, env=env, stdin=subprocess.DEVNULL,
             stdout=self._stderr, stderr=self._stderr, start_new_session=True,
