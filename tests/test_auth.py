@@ -1,0 +1,157 @@
+"""API keys, admin token and per-key rate limits, through the real app.
+
+One status per test where it can be: 401 (missing or malformed), 403 (wrong key),
+429 (over the rate, with Retry-After); probes and /metrics stay open; admin
+routes are 404 without ADMIN_TOKEN; keys never reach the logs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from openapi_spec_validator import validate
+
+from config import SETTINGS, Settings
+from tests.conftest import make_settings, started_app
+from tts.web.auth import TokenBuckets, bearer_token, key_matches
+
+KEYS = ("key-alpha-0123456789", "key-beta-0123456789", "key-gamma-0123456789")
+ADMIN_TOKEN = "admin-token-0123456789"
+SPEECH = {"text": "你好，世界。"}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="module")
+def keyed_app(voice_dir: Path) -> Iterator[Flask]:
+    app = started_app(make_settings(voice_dir, api_keys=" ,".join(KEYS) + ",",
+                                    admin_token=ADMIN_TOKEN, rate_limit_per_s=0.2,
+                                    rate_limit_burst=3))
+    yield app
+    app.extensions["tts"].close()
+
+
+@pytest.fixture()
+def keyed(keyed_app: Flask) -> FlaskClient:
+    return keyed_app.test_client()
+
+
+def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.get_data(as_text=True)
+    error: dict[str, Any] = response.get_json()["error"]
+    assert error["code"] == code and error["message"] and error["request_id"]
+    return error
+
+
+@pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer ", "Basic a2V5OmtleQ==",
+                                   f"Token {KEYS[0]}", f"Bearer {KEYS[0]} extra"])
+def test_missing_or_malformed_authorization_is_401(keyed: FlaskClient,
+                                                   header: str | None) -> None:
+    headers = {} if header is None else {"Authorization": header}
+    response = keyed.post("/api/tts", json=SPEECH, headers=headers)
+    assert_error(response, 401, "unauthorized")
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_wrong_key_is_403(keyed: FlaskClient) -> None:
+    response = keyed.get("/api/voices", headers=bearer("key-alpha-012345678"))
+    assert_error(response, 403, "forbidden")
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+def test_every_configured_key_opens_synthesis_routes(keyed: FlaskClient) -> None:
+    response = keyed.post("/api/tts", json=SPEECH, headers=bearer(KEYS[0]))
+    assert response.status_code == 200 and response.headers["Content-Type"] == "audio/wav"
+    assert keyed.get("/api/voices", headers=bearer(KEYS[1])).status_code == 200
+    assert keyed.get("/api/voices", headers={"Authorization": f"bearer  {KEYS[1]}"}
+                     ).status_code == 200
+    assert keyed.get("/v1/models").status_code == 401  # the OpenAI-compatible routes too
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/openapi.json"])
+def test_probes_metrics_and_the_document_stay_open(keyed: FlaskClient, path: str) -> None:
+    assert keyed.get(path).status_code == 200
+
+
+def test_admin_route_needs_the_admin_token(keyed: FlaskClient) -> None:
+    assert_error(keyed.get("/admin/degrade"), 401, "unauthorized")
+    assert_error(keyed.get("/admin/degrade", headers=bearer(KEYS[0])), 403, "forbidden")
+    assert_error(keyed.post("/admin/degrade", json={"mode": "cpu"}, headers=bearer("nope")),
+                 403, "forbidden")
+    response = keyed.get("/admin/degrade", headers=bearer(ADMIN_TOKEN))
+    assert response.status_code == 200 and response.get_json()["mode"] == "cpu"
+
+
+def test_admin_routes_are_absent_without_a_token(client: FlaskClient) -> None:
+    assert_error(client.get("/admin/degrade"), 404, "not_found")
+    assert_error(client.post("/admin/degrade", json={"mode": "cpu"},
+                             headers=bearer(ADMIN_TOKEN)), 404, "not_found")
+
+
+def test_over_the_rate_is_429_with_retry_after_per_key(keyed: FlaskClient) -> None:
+    for _ in range(3):  # the burst
+        assert keyed.get("/api/voices", headers=bearer(KEYS[2])).status_code == 200
+    limited = keyed.get("/api/voices", headers=bearer(KEYS[2]))
+    assert_error(limited, 429, "rate_limited")
+    assert 1 <= int(limited.headers["Retry-After"]) <= 5  # 0.2/s: one token in 5 s
+    # Another key has its own bucket; probes are never limited.
+    assert keyed.get("/api/voices", headers=bearer(KEYS[1])).status_code == 200
+    assert keyed.get("/healthz").status_code == 200
+
+
+def test_token_bucket_refills_at_its_rate() -> None:
+    now = [0.0]
+    buckets = TokenBuckets(2.0, 2, clock=lambda: now[0], max_buckets=2)
+    assert [buckets.take("a") for _ in range(2)] == [0.0, 0.0]
+    assert buckets.take("a") == pytest.approx(0.5)
+    now[0] += 0.5
+    assert buckets.take("a") == 0.0
+    assert buckets.take("b") == 0.0 and buckets.take("c") == 0.0  # "a" evicted: full again
+    assert buckets.take("a") == 0.0
+    assert TokenBuckets(0.5, 0).burst == 1  # default burst: a second's worth, at least one
+
+
+def test_bearer_parsing_and_constant_time_match() -> None:
+    assert bearer_token("Bearer abc") == "abc" and bearer_token("bearer  abc ") == "abc"
+    assert bearer_token("Basic abc") is None and bearer_token("Bearer") is None
+    assert key_matches("b", ["a", "b", "c"]) and not key_matches("d", ["a", "b", "c"])
+    assert not key_matches("", [])
+
+
+def test_keys_never_reach_the_logs(keyed: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        keyed.post("/api/tts", json=SPEECH, headers=bearer(KEYS[0]))
+        keyed.get("/api/voices", headers=bearer("wrong-" + KEYS[0]))
+        keyed.get("/admin/degrade", headers=bearer(ADMIN_TOKEN))
+        keyed.get("/admin/degrade", headers=bearer("wrong-" + ADMIN_TOKEN))
+    assert any(r.name == "tts.request" for r in caplog.records)
+    logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    for secret in (*KEYS, ADMIN_TOKEN):
+        assert secret not in logged
+
+
+def test_keys_are_secret_settings_and_masked() -> None:
+    secret = {s.env for s in SETTINGS if s.secret}
+    assert {"API_KEYS", "ADMIN_TOKEN"} <= secret
+    settings = Settings.from_env({"API_KEYS": ",".join(KEYS), "ADMIN_TOKEN": ADMIN_TOKEN})
+    assert settings.api_key_list == KEYS
+    masked = str(settings.masked())
+    assert all(secret not in masked for secret in (*KEYS, ADMIN_TOKEN))
+    assert settings.masked()["api_keys"] == "***"
+
+
+def test_openapi_documents_auth_metrics_and_admin(keyed: FlaskClient) -> None:
+    document = keyed.get("/openapi.json").get_json()
+    validate(document)
+    assert "/metrics" in document["paths"] and "/admin/degrade" in document["paths"]
+    responses = document["paths"]["/api/tts"]["post"]["responses"]
+    assert {"401", "403", "429"} <= set(responses)
+    assert "Retry-After" in responses["429"]["headers"]
