@@ -148,7 +148,7 @@ def test_every_format_has_its_content_type_and_decodes(client: FlaskClient, fmt:
         return
     if fmt == "aac":  # ADTS frames, decoded by FFmpeg (libsndfile reads no AAC)
         assert response.data[0] == 0xFF and response.data[1] & 0xF0 == 0xF0
-        with av.open(io.BytesIO(response.data)) as container:
+        with av.open(io.BytesIO(response.data), mode="r") as container:
             frames = list(container.decode(audio=0))
         assert frames[0].sample_rate == NATIVE_RATE
         decoded_s = sum(f.samples for f in frames) / NATIVE_RATE

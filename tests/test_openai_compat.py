@@ -45,7 +45,7 @@ def seconds_of(data: bytes, fmt: str) -> float:
         decoded = miniaudio.mp3_read_s16(data)
         return float(decoded.num_frames / decoded.sample_rate)
     if fmt == "aac":
-        with av.open(io.BytesIO(data)) as container:
+        with av.open(io.BytesIO(data), mode="r") as container:
             frames = list(container.decode(audio=0))
         return sum(f.samples for f in frames) / frames[0].sample_rate
     if fmt == "pcm":  # OpenAI's pcm: 24 kHz, 16-bit little-endian mono
@@ -102,8 +102,8 @@ def test_sse_stream_format(base_url: str) -> None:
     with requests.post(base_url + "/v1/audio/speech", json=body, stream=True,
                        timeout=60) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
-        events = [json.loads(line[6:]) for line in response.iter_lines(decode_unicode=True)
-                  if line.startswith("data: ")]
+        lines = [str(line) for line in response.iter_lines(decode_unicode=True)]
+    events = [json.loads(line[6:]) for line in lines if line.startswith("data: ")]
     assert events[-1]["type"] == "speech.audio.done"
     deltas = [e for e in events[:-1] if e["type"] == "speech.audio.delta"]
     assert len(deltas) == len(events) - 1 >= 2
