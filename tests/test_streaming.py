@@ -179,3 +179,18 @@ def test_chunks_arrive_over_time_through_gunicorn(gunicorn_servers: ServerFactor
     # The first audio leaves long before the whole text is synthesized.
     assert arrivals[0] < arrivals[-1] / 3, arrivals
     assert len(arrivals) > 5
+
+
+def test_time_to_first_audio_is_measured(stream_app: Flask, worker: Worker) -> None:
+    client = stream_app.test_client()
+
+    def streamed_count() -> float:
+        text = client.get("/metrics").get_data(as_text=True)
+        for line in text.splitlines():
+            if line.startswith('tts_time_to_first_audio_seconds_count{mode="stream"}'):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    before = streamed_count()
+    assert len(client.post("/api/tts/stream", json={"text": "首个音频的时间。"}).data) > 44
+    assert streamed_count() == before + 1

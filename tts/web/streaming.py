@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, g
 
 from tts.service import SpeechRequest, SpeechStream
 from tts.web.context import json_object, limits_of, ready_worker, synthesis_errors
+from tts.web.metrics import observe_first_audio
 from tts.web.requests import parse_speech
 from tts.web.speech import engine_headers, voices_of
 from tts.worker import Worker
@@ -30,6 +32,7 @@ def open_stream(worker: Worker, speech_request: SpeechRequest) -> tuple[SpeechSt
     with synthesis_errors():
         stream = worker.service.stream(speech_request)
         head = list(itertools.islice(stream.chunks, 2))
+    observe_first_audio(time.perf_counter() - g.get("started", time.perf_counter()))
     return stream, itertools.chain(head, guarded(stream.chunks))
 
 
