@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: run test setup voice lint typecheck redis-server bench clean-voice
+.PHONY: run test setup voice lint typecheck redis-server bench bench-setup clean-voice
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,13 @@ lint: $(VENV)/.dev
 test: $(VENV)/.dev voice redis-server lint
 	$(PY) -m pytest -q
 
-bench: $(VENV)/.dev voice
+bench-setup:
+	@command -v wrk >/dev/null || { \
+	  echo "installing wrk (load generator for bench/)"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
+	@test -f /tmp/voice-raw/voice.json || $(PY) -m tts.voices --no-optimize --dir /tmp/voice-raw
+
+bench: $(VENV)/.dev voice redis-server bench-setup
 	$(PY) -m bench
 
 clean-voice:
