@@ -1,0 +1,319 @@
+"""Load generation and measurement helpers shared by `python -m bench` and `bench.faults`.
+
+Everything here talks to 127.0.0.1 only and is bounded: closed-loop clients stop at a
+deadline (and optionally a request budget), every request has a timeout. `wrk` (Debian
+package) drives the high-rate cached runs; Python threads drive the rest (uncached
+synthesis runs at a few requests per second, where a Python client costs little).
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import math
+import os
+import random
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.gunicorn_server import chinese_number
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+CORPUS = BENCH_DIR / "corpus.txt"
+HOST = "127.0.0.1"
+TIMEOUT_S = 60.0
+WAV_HEADER_BYTES = 44  # tts/audio/stream.py: the streamed WAV header, sent first
+
+
+def load_corpus(path: Path = CORPUS) -> list[str]:
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
+class Texts:
+    """72-character corpus sentences made distinct (guaranteed cache misses).
+
+    Text n is corpus line n % 100 with its last characters replaced by n read as
+    digits (and its full stop kept), so every text keeps the corpus line's length.
+    A `tag` separates texts of different phases that share a server.
+    """
+
+    def __init__(self, tag: str = "", corpus: list[str] | None = None) -> None:
+        self.corpus = corpus or load_corpus()
+        self.tag = tag
+        self._counter = itertools.count()
+        self._lock = threading.Lock()
+
+    def text(self, n: int) -> str:
+        line = self.corpus[n % len(self.corpus)]
+        mark = self.tag + chinese_number(n)
+        return line[: max(1, len(line) - len(mark) - 1)] + mark + "。"
+
+    def next(self) -> str:
+        with self._lock:
+            n = next(self._counter)
+        return self.text(n)
+
+
+class MixedTexts:
+    """The seed system's mix: `repeat` of requests repeat an earlier text, the rest are new."""
+
+    def __init__(self, texts: Texts, repeat: float = 0.35, seed: int = 7) -> None:
+        self.texts = texts
+        self.repeat = repeat
+        self.issued: list[str] = []
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def next(self) -> str:
+        with self._lock:
+            if self.issued and self._random.random() < self.repeat:
+                return self._random.choice(self.issued)
+            text = self.texts.next()
+            self.issued.append(text)
+            return text
+
+
+@dataclass(frozen=True)
+class Result:
+    status: int  # 0: no HTTP answer (connection error, timeout)
+    seconds: float
+    retry_after: str | None = None
+    cache: str | None = None
+    size: int = 0
+    error: str = ""
+    started: float = 0.0  # monotonic
+
+
+def post_tts(url: str, body: dict[str, Any], *, path: str = "/api/tts",
+             session: requests.Session | None = None, timeout: float = TIMEOUT_S) -> Result:
+    started = time.monotonic()
+    t0 = time.perf_counter()
+    try:
+        response = (session or requests).post(url + path, json=body, timeout=timeout)
+    except requests.RequestException as exc:
+        return Result(0, time.perf_counter() - t0, error=type(exc).__name__, started=started)
+    return Result(response.status_code, time.perf_counter() - t0,
+                  response.headers.get("Retry-After"), response.headers.get("X-Cache"),
+                  len(response.content), started=started)
+
+
+def synthesize(url: str, text: str, session: requests.Session | None = None) -> Result:
+    return post_tts(url, {"text": text}, session=session)
+
+
+def first_audio(url: str, text: str, path: str = "/api/tts/stream",
+                header_bytes: int = WAV_HEADER_BYTES) -> tuple[int, float, float]:
+    """(status, seconds to the first audio byte after the header, seconds to the end)."""
+    host, port = url.removeprefix("http://").split(":")
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT_S)
+    try:
+        body = json.dumps({"text": text}).encode()
+        conn.request("POST", path, body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        received, first = 0, math.nan
+        while True:
+            chunk = response.read1(65536)
+            if not chunk:
+                break
+            received += len(chunk)
+            if math.isnan(first) and received > header_bytes:
+                first = time.perf_counter() - started
+        return response.status, first, time.perf_counter() - started
+    except OSError:
+        return 0, math.nan, time.perf_counter() - started
+    finally:
+        conn.close()
+
+
+def closed_loop(request: Callable[[], Result], clients: int, duration_s: float,
+                max_requests: int | None = None) -> tuple[list[Result], float]:
+    """`clients` threads calling `request` back to back until the deadline (or budget)."""
+    results: list[Result] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + duration_s
+    budget = itertools.count()
+
+    def client() -> None:
+        while time.monotonic() < deadline:
+            if max_requests is not None and next(budget) >= max_requests:
+                return
+            result = request()
+            with lock:
+                results.append(result)
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(duration_s + TIMEOUT_S + 5)
+    return results, time.monotonic() - started
+
+
+@dataclass
+class Background:
+    """Threads looping `work` until stopped: load running beside a measurement."""
+
+    work: Callable[[], object]
+    count: int
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def __enter__(self) -> Background:
+        def loop() -> None:
+            while not self._stop.is_set():
+                self.work()
+
+        self._threads = [threading.Thread(target=loop, daemon=True) for _ in range(self.count)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(TIMEOUT_S + 5)
+
+
+# ------------------------------------------------------------------ statistics
+
+
+def pct(values: list[float], q: float) -> float:
+    """Percentile with linear interpolation (q in 0..1); nan for no values."""
+    clean = sorted(v for v in values if not math.isnan(v))
+    if not clean:
+        return math.nan
+    pos = q * (len(clean) - 1)
+    low = math.floor(pos)
+    high = min(low + 1, len(clean) - 1)
+    return clean[low] + (clean[high] - clean[low]) * (pos - low)
+
+
+def ms(seconds: float) -> str:
+    return "n/a" if math.isnan(seconds) else f"{seconds * 1000:.0f}"
+
+
+# ------------------------------------------------------------------ processes
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of one process, from /proc (MiB); nan if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return math.nan
+
+
+def loadavg() -> str:
+    return " / ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, step_s: float = 0.05) -> bool:
+    limit = time.monotonic() + timeout_s
+    while time.monotonic() < limit:
+        if condition():
+            return True
+        time.sleep(step_s)
+    return condition()
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    try:
+        return requests.get(url, timeout=timeout).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+# ------------------------------------------------------------------ wrk
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    rps: float
+    requests: int
+    errors: int  # socket errors + non-2xx
+    p50: float
+    p90: float
+    p99: float
+
+
+_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+
+def _seconds(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if not match:
+        return math.nan
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def have_wrk() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def wrk(url: str, body: dict[str, Any], *, connections: int, seconds: float,
+        threads: int = 1, path: str = "/api/tts") -> WrkResult:
+    """POST `body` as JSON over keep-alive connections for `seconds` (wrk --latency)."""
+    script = ("wrk.method = \"POST\"\n"
+              "wrk.headers[\"Content-Type\"] = \"application/json\"\n"
+              f"wrk.body = {json.dumps(json.dumps(body, ensure_ascii=True))}\n")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        out = subprocess.run(
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
+             "--timeout", "10s", "-s", handle.name, url + path],
+            capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
+    finally:
+        os.unlink(handle.name)
+    latency = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)$", out, re.M))
+    total = re.search(r"(\d+) requests in", out)
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    return WrkResult(float(rps.group(1)) if rps else math.nan,
+                     int(total.group(1)) if total else 0,
+                     errors + (int(non2xx.group(1)) if non2xx else 0),
+                     _seconds(latency.get("50", "")), _seconds(latency.get("90", "")),
+                     _seconds(latency.get("99", "")))
+
+
+def python_hammer(url: str, body: dict[str, Any], *, connections: int,
+                  seconds: float) -> WrkResult:
+    """A slower stand-in for wrk when it is not installed (keep-alive sessions)."""
+    local = threading.local()
+
+    def one() -> Result:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        return post_tts(url, body, session=local.session)
+
+    results, elapsed = closed_loop(one, connections, seconds)
+    ok = [r.seconds for r in results if r.status == 200]
+    return WrkResult(len(ok) / elapsed, len(results), len(results) - len(ok),
+                     pct(ok, .5), pct(ok, .9), pct(ok, .99))
+
+
+def hammer(url: str, body: dict[str, Any], *, connections: int,
+           seconds: float) -> WrkResult:
+    if have_wrk():
+        return wrk(url, body, connections=connections, seconds=seconds)
+    return python_hammer(url, body, connections=connections, seconds=seconds)
+

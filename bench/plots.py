@@ -1,0 +1,81 @@
+"""Matplotlib PNGs for bench/RESULTS.md (Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def _cdf(ax: plt.Axes, values: Sequence[float], label: str) -> None:
+    ordered = sorted(v * 1000 for v in values if v == v)  # drop nan
+    if ordered:
+        ax.step(ordered, [(i + 1) / len(ordered) for i in range(len(ordered))],
+                where="post", label=f"{label} (n={len(ordered)})")
+
+
+def latency_cdfs(path: Path, panels: Mapping[str, Mapping[str, Sequence[float]]],
+                 targets: Mapping[str, float] | None = None) -> None:
+    """One panel per measure; in each, the CDF of every series (seconds in, ms shown)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), squeeze=False)
+    for ax, (title, series) in zip(axes[0], panels.items(), strict=True):
+        for label, values in series.items():
+            _cdf(ax, values, label)
+        if targets and title in targets:
+            ax.axvline(targets[title] * 1000, color="grey", linestyle="--", label="target")
+        ax.set_xscale("log")
+        ax.set_xlabel("ms (log scale)")
+        ax.set_ylabel("share of requests at or below")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def throughput_vs_concurrency(path: Path, levels: Sequence[int],
+                              rps: Mapping[str, Sequence[float]],
+                              p50: Mapping[str, Sequence[float]]) -> None:
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for label, values in rps.items():
+        left.plot(levels, values, marker="o", label=label)
+    left.set_xlabel("concurrent clients")
+    left.set_ylabel("requests/s (uncached, 72 characters)")
+    left.set_title("Uncached throughput vs concurrency")
+    for label, values in p50.items():
+        right.plot(levels, [v * 1000 for v in values], marker="o", label=label)
+    right.set_xlabel("concurrent clients")
+    right.set_ylabel("p50 latency, ms")
+    right.set_yscale("log")
+    right.set_title("Latency vs concurrency")
+    for ax in (left, right):
+        ax.set_xticks(list(levels))
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def cached_bars(path: Path, rps: Mapping[str, float], p99_ms: Mapping[str, float]) -> None:
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    names = list(rps)
+    left.bar(names, [rps[n] for n in names], color=["C0", "C1", "C2", "C3"][: len(names)])
+    left.set_ylabel("requests/s")
+    left.set_title("Cached requests/s (same bytes)")
+    right.bar(names, [p99_ms[n] for n in names], color=["C0", "C1", "C2", "C3"][: len(names)])
+    right.axhline(30, color="grey", linestyle="--", label="p99 target 30 ms")
+    right.set_ylabel("p99 latency, ms")
+    right.set_title("Cached p99 latency")
+    right.legend(fontsize=8)
+    for ax in (left, right):
+        ax.tick_params(axis="x", labelsize=8)
+        ax.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
