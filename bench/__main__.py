@@ -69,7 +69,7 @@ RAW_VOICE = Path("/tmp/voice-raw")
 
 @dataclass
 class Settings:
-    rtf_runs: int = 3
+    rtf_runs: int = 2
     latency_pairs: int = 20
     ttfa_samples: int = 20
     seed_ttfa_samples: int = 8

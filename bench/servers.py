@@ -105,11 +105,12 @@ class SeedServer(Process):
 
 
 class BareServer(Process):
-    """bench/bare_app.py under gunicorn with the service's worker settings."""
+    """bench/bare_app.py under gunicorn with the service's worker settings (and not the
+    service's gunicorn.conf.py, which gunicorn would otherwise read from the cwd)."""
 
     def __init__(self, data_file: Path, workers: int) -> None:
-        super().__init__([str(GUNICORN), "-k", "gevent", "-w", str(workers),
-                          "--worker-connections", "1000", "--keepalive", "5",
+        super().__init__([str(GUNICORN), "-c", "/dev/null", "-k", "gevent", "-w", str(workers),
+                          "--worker-connections", "1000", "--keep-alive", "5",
                           "--no-control-socket", "-b", f"{HOST}:{{port}}",
                           "bench.bare_app:create_app()"],
                          env={"BARE_BYTES_FILE": str(data_file)})
