@@ -18,7 +18,7 @@ import numpy as np
 
 from cache import AudioCache, CachedAudio
 from cache.keys import request_key
-from tts.audio import FORMATS, encode, resample
+from tts.audio import FORMATS, encode, join, resample
 from tts.audio.stream import StreamEncoder
 from tts.emotions import Prosody, prosody_for
 from tts.frontend import Sentence
@@ -141,10 +141,15 @@ class SpeechService:
                 direct(sentence), self.engine.sample_rate))
             return np.frombuffer(entry.data, dtype="<i2").astype(np.float32) / 32767.0
 
-        audio = self.synthesizer.render(sentences, cached if len(sentences) > 1 else direct)
-        audio = resample(audio, self.engine.sample_rate, request.sample_rate)
-        return CachedAudio(encode(audio, request.sample_rate, request.fmt),
-                           len(audio) / request.sample_rate)
+        pieces = [(cached if len(sentences) > 1 else direct)(s) for s in sentences]
+
+        def finish() -> CachedAudio:  # joining and encoding long audio is real work too
+            audio = join(pieces, [s.pause_s for s in sentences], self.engine.sample_rate)
+            audio = resample(audio, self.engine.sample_rate, request.sample_rate)
+            return CachedAudio(encode(audio, request.sample_rate, request.fmt),
+                               len(audio) / request.sample_rate)
+
+        return self.synthesizer.pool.run(finish, self.synthesizer.timeout_s)
 
 
 def _pcm_entry(audio: np.ndarray, sample_rate: int) -> CachedAudio:

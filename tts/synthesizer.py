@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 
 import numpy as np
 
@@ -19,6 +19,8 @@ from tts.frontend import Frontend, Sentence
 from tts.pool import InferencePool
 
 SentenceRenderer = Callable[[Sentence], np.ndarray]
+PLAN_CACHE_SIZE = 4096  # plans of recent texts, per worker
+PLAN_IN_PLACE_CHARS = 200  # longer texts are planned on an inference thread
 
 
 @dataclass
@@ -31,6 +33,11 @@ class Synthesizer:
     timeout_s: float
     on_sentence: Callable[[SentenceAudio], None] | None = None  # metrics hook
 
+    def __post_init__(self) -> None:
+        # Repeated texts (the ones the audio cache serves) skip the front end too:
+        # their cache key is computed from the plan, so a hit must not pay for it.
+        self._plans = lru_cache(maxsize=PLAN_CACHE_SIZE)(self._plan_uncached)
+
     def plan(self, text: str) -> list[Sentence]:
         """The sentences the engine will be asked to say (raises NothingToSay).
 
@@ -38,7 +45,15 @@ class Synthesizer:
         not, so a text sounds the same and shares one cache entry either way, and a
         stream's first audio needs only the first clause's acoustic pass.
         """
-        return self.frontend.first_clause_split(text)
+        return list(self._plans(text))
+
+    def _plan_uncached(self, text: str) -> tuple[Sentence, ...]:
+        if len(text) <= PLAN_IN_PLACE_CHARS:
+            return tuple(self.frontend.first_clause_split(text))
+        # A long text costs the front end tens to hundreds of milliseconds of Python:
+        # on an inference thread the event loop keeps serving everyone else meanwhile.
+        return tuple(self.pool.run(lambda: self.frontend.first_clause_split(text),
+                                   self.timeout_s))
 
     def sentence(self, voice: str, sentence: Sentence, prosody: Prosody) -> np.ndarray:
         """Synthesize one sentence on an inference thread; float audio at the engine's rate."""
