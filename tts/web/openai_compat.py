@@ -124,11 +124,11 @@ def parse_openai(body: dict[str, Any], voices: list[VoiceInfo], engine_name: str
         raise fail(errors.PayloadTooLarge, "input",
                    f"input has {len(text)} characters; the limit is {MAX_INPUT_CHARS}")
     fmt = body.get("response_format", "mp3")
-    if fmt not in FORMATS:
+    if not isinstance(fmt, str) or fmt not in FORMATS:  # a dict or list is unhashable
         raise fail(errors.BadRequest, "response_format",
                    f"response_format must be one of: {', '.join(FORMATS)}")
     stream_format = body.get("stream_format", "audio")
-    if stream_format not in ("audio", "sse"):
+    if not isinstance(stream_format, str) or stream_format not in ("audio", "sse"):
         raise fail(errors.BadRequest, "stream_format", "stream_format must be audio or sse")
     voice = pick_voice(body.get("voice"), voices)
     # OpenAI's audio is 24 kHz; so is the embedded voice (Opus offers 24 kHz too).
