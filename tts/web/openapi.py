@@ -189,7 +189,10 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                                        **_errors(415)}},
                 "get": {"summary": "Synthesize text (for curl -o)", "operationId": "ttsGet",
                         "parameters": query,
-                        "responses": {"200": _audio_response(), **synth_errors}},
+                        "responses": {"200": _audio_response(), **synth_errors,
+                                      "414": {"description": "query string over gunicorn's "
+                                              "request-line limit (4094 bytes, answered by "
+                                              "gunicorn itself): use POST for long text"}}},
             },
             "/api/tts/stream": {"post": {
                 "summary": "Synthesize text as a chunked stream: audio starts before the text "
