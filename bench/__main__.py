@@ -140,7 +140,7 @@ def measure_rtf(fig: Figures, s: Settings) -> None:
                        " 2 ORT threads)", "corpus": "bench/corpus.txt"}
     loads = rtf_bench.measure(configs, corpus, s.rtf_runs)
     meta["load_end"] = rtf_bench.load_text()
-    (RESULTS_DIR / "rtf.md").write_text(rtf_bench.report(configs, corpus, meta, loads),
+    (RESULTS_DIR / "rtf_in_bench.md").write_text(rtf_bench.report(configs, corpus, meta, loads),
                                         encoding="utf-8")
     service, seed = (rtf_bench.median_of_runs(c) for c in configs)
     fig.put("rtf", {"service": {"corpus": service.corpus_rtf, "median": service.median_rtf,

@@ -11,7 +11,9 @@
    error answers, at most its in-flight + queued), gunicorn replaces it, /readyz 200.
 4. sigterm: SIGTERM to the master during load (DRAIN_DELAY_S=1): every request that
    reached the service gets an answer (200, or 503 + Retry-After while draining).
-5. soak: 10,000 mixed requests; worker RSS growth after warm-up < 5%.
+5. soak: 10,000 mixed requests (3% uncached synthesis, cached wav and mp3, front-end
+   checks, cached streams, probes, 400s; CACHE_MEMORY_BYTES=16 MiB so the warm-up fills
+   the memory tier); worker RSS growth after the 1,500-request warm-up < 5%.
 6. fuzz: schemathesis CLI from GET /openapi.json, >= 1,000 generated cases: no 5xx,
    no response outside the document.
 
@@ -272,10 +274,10 @@ def sigterm(server: GunicornServer, seconds_before: float, clients: int = 6) -> 
     exited = threading.Event()
 
     def one() -> Result:
-        if exited.is_set():
+        result = synthesize(server.url, texts.next())
+        if result.error == "refused":  # the listener is closed: stop knocking so often
             time.sleep(0.05)
-            return Result(-1, 0.0)
-        return synthesize(server.url, texts.next())
+        return result
 
     def chaos() -> None:
         time.sleep(seconds_before)
@@ -285,10 +287,9 @@ def sigterm(server: GunicornServer, seconds_before: float, clients: int = 6) -> 
 
     thread = threading.Thread(target=chaos, daemon=True)
     thread.start()
-    results, elapsed = closed_loop(one, clients, seconds_before + 90)
+    results, elapsed = closed_loop(one, clients, seconds_before + 90, stop=exited)
     thread.join(5)
-    results = [r for r in results if r.status != -1]
-    refused_connect = [r for r in results if r.status == 0 and "refused" in r.error.lower()]
+    refused_connect = [r for r in results if r.status == 0 and r.error == "refused"]
     dropped = [r for r in results if r.status == 0 and r not in refused_connect]
     bad_http = [r for r in results if r.status not in (0, 200, 503)]
     no_retry = [r for r in results if r.status == 503 and not r.retry_after]
@@ -319,7 +320,7 @@ def soak(server: GunicornServer, total: int, warm_up: int, clients: int = 8,
         with lock:
             roll = rng.random()
             repeat = rng.choice(pool)
-        if roll < 0.10:
+        if roll < 0.03:
             kind, result = "uncached", synthesize(server.url, texts.next())
         elif roll < 0.50:
             kind, result = "cached", synthesize(server.url, repeat)
@@ -390,7 +391,10 @@ def fuzz(server: GunicornServer, examples: int, max_time_s: int) -> Outcome:
                               timeout=max_time_s + 300)
         elapsed = time.monotonic() - started
         cases, failures = count_cases(report)
-    summary = [line for line in proc.stdout.splitlines() if line.strip()][-25:]
+    generated = re.search(r"(\d+) generated", proc.stdout)
+    cases = int(generated.group(1)) if generated else cases
+    summary = [line for line in proc.stdout.splitlines() if line.strip()]
+    summary = summary[-25:] if proc.returncode == 0 else summary[-80:]
     out.figures = {"command": " ".join([*command[:2], "<server>/openapi.json", *command[3:-4]]),
                    "exit_code": proc.returncode, "seconds": round(elapsed, 1),
                    "generated_cases": cases, "failures": failures,

@@ -104,7 +104,8 @@ def post_tts(url: str, body: dict[str, Any], *, path: str = "/api/tts",
     try:
         response = (session or requests).post(url + path, json=body, timeout=timeout)
     except requests.RequestException as exc:
-        return Result(0, time.perf_counter() - t0, error=type(exc).__name__, started=started)
+        kind = "refused" if "refused" in str(exc).lower() else type(exc).__name__
+        return Result(0, time.perf_counter() - t0, error=kind, started=started)
     return Result(response.status_code, time.perf_counter() - t0,
                   response.headers.get("Retry-After"), response.headers.get("X-Cache"),
                   len(response.content), started=started)
@@ -140,15 +141,17 @@ def first_audio(url: str, text: str, path: str = "/api/tts/stream",
 
 
 def closed_loop(request: Callable[[], Result], clients: int, duration_s: float,
-                max_requests: int | None = None) -> tuple[list[Result], float]:
-    """`clients` threads calling `request` back to back until the deadline (or budget)."""
+                max_requests: int | None = None,
+                stop: threading.Event | None = None) -> tuple[list[Result], float]:
+    """`clients` threads calling `request` back to back until the deadline (or budget,
+    or `stop`)."""
     results: list[Result] = []
     lock = threading.Lock()
     deadline = time.monotonic() + duration_s
     budget = itertools.count()
 
     def client() -> None:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (stop and stop.is_set()):
             if max_requests is not None and next(budget) >= max_requests:
                 return
             result = request()

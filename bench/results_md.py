@@ -212,8 +212,8 @@ def render(meta: dict[str, Any], v: dict[str, Any]) -> str:
         "",
         "## Other benchmark reports",
         "",
-        f"- RTF in detail: [results/rtf.md](results/rtf.md) (written by this run through "
-        f"bench/rtf.py's functions; per run corpus RTF of the service's voice: "
+        "- RTF in detail: [results/rtf_in_bench.md](results/rtf_in_bench.md) (written by this "
+        f"run through bench/rtf.py's functions; per run corpus RTF of the service's voice: "
         f"{' / '.join(f'{x:.4f}' for x in rtf['per_run_service'])}; tuned vs as converted: "
         f"{ratio(rtf['seed']['corpus'], rtf_svc)} faster).",
         "- ONNX graph variants and their equivalence: [graph_variants.md](graph_variants.md) "
