@@ -671,8 +671,6 @@ def test_readyz_503_when_not_started(stopped_app: Flask) -> None:
     assert "cache" in body and "queue" in body
 
 
-@pytest.mark.xfail(strict=True, reason="API.md: text accepts an SSML subset; the front end "
-                   "reads the tags out as letters (tts/frontend, not the web layer)")
 def test_ssml_tags_are_not_read_aloud(client: FlaskClient) -> None:
     plain = client.post("/api/frontend", json={"text": "你好"}).get_json()
     ssml = client.post("/api/frontend", json={"text": "<speak>你好</speak>"}).get_json()

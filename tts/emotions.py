@@ -24,11 +24,21 @@ EMOTIONS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class Prosody:
-    """Multipliers fed to the acoustic model: >1 speed means faster speech."""
+    """How to say one sentence.
+
+    `speed`, `f0` and `energy` are multipliers fed to the acoustic model (>1 speed
+    is faster speech). The model's energy ratio changes timbre (brighter, pressed)
+    more than loudness, so `gain` scales the output samples where loudness is
+    wanted; the synthesizer applies it, engines ignore it. `emotion` and
+    `intensity` are for engines that render emotion themselves (Sambert).
+    """
 
     speed: float = 1.0
     f0: float = 1.0
     energy: float = 1.0
+    gain: float = 1.0
+    emotion: str = "neutral"
+    intensity: float = 1.0
 
 
 PRESETS: dict[str, Prosody] = {
@@ -51,4 +61,5 @@ def prosody_for(emotion: str, intensity: float = 1.0) -> Prosody:
     def scale(value: float) -> float:
         return 1.0 + (value - 1.0) * intensity
 
-    return Prosody(speed=scale(preset.speed), f0=scale(preset.f0), energy=scale(preset.energy))
+    return Prosody(speed=scale(preset.speed), f0=scale(preset.f0), energy=scale(preset.energy),
+                   gain=scale(preset.gain), emotion=emotion, intensity=intensity)

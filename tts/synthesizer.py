@@ -56,14 +56,18 @@ class Synthesizer:
                                    self.timeout_s))
 
     def sentence(self, voice: str, sentence: Sentence, prosody: Prosody) -> np.ndarray:
-        """Synthesize one sentence on an inference thread; float audio at the engine's rate."""
+        """Synthesize one sentence on an inference thread; float audio at the engine's rate
+        (with its gain applied and its lead silence, if any, in front)."""
         result = self.pool.run(
             lambda: self.engine.synthesize(voice, sentence.text, sentence.ids, prosody),
             self.timeout_s,
         )
         if self.on_sentence is not None:
             self.on_sentence(result)
-        return result.audio
+        audio = with_gain(result.audio, prosody.gain)
+        if sentence.lead_s > 0:
+            audio = np.concatenate([silence(sentence.lead_s, self.engine.sample_rate), audio])
+        return audio
 
     def render(self, sentences: list[Sentence], one: SentenceRenderer) -> np.ndarray:
         """Say every sentence with `one` and join them with their pauses."""
@@ -78,12 +82,23 @@ class Synthesizer:
         """
         rate = self.engine.sample_rate
         for sentence in sentences:
-            chunks = self.engine.stream(voice, sentence.text, sentence.ids, prosody(sentence))
+            said = prosody(sentence)
+            if sentence.lead_s > 0:
+                yield silence(sentence.lead_s, rate)
+            chunks = self.engine.stream(voice, sentence.text, sentence.ids, said)
             step = partial(next, chunks, None)
             first = True
             while (item := self.pool.run(step, self.timeout_s)) is not None:
                 audio, last = item
-                yield soft_limit(fade(audio, rate, start=first, end=last))
+                yield soft_limit(fade(with_gain(audio, said.gain), rate, start=first, end=last))
                 first = False
             if sentence.pause_s > 0:
                 yield silence(sentence.pause_s, rate)
+
+
+def with_gain(audio: np.ndarray, gain: float) -> np.ndarray:
+    """One sentence's output gain (SSML volume, emotion presets); the join's soft
+    limiter keeps a loud result from clipping."""
+    if gain == 1.0:
+        return audio
+    return (audio * np.float32(gain)).astype(np.float32, copy=False)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 from .g2p import G2P
 from .lexicon import validate_lexicon
-from .normalize import TextNormalizer
-from .split import split_sentences
+from .normalize import TextNormalizer, is_han
+from .split import CLAUSE_END, SENTENCE_END, soften, split_sentences
+from .ssml import Break, Item, Run, SsmlError, Style, is_ssml, parse_ssml
 from .symbols import SymbolTable, build_phones
 from .word import Word
 
@@ -26,13 +28,32 @@ class NothingToSay(ValueError):
 
 @dataclass(frozen=True)
 class Sentence:
-    """One acoustic-model call: the text spoken, its syllables, phones and ids."""
+    """One acoustic-model call: the text spoken, its syllables, phones and ids.
+
+    The fields after `pause_s` are set by SSML only; their defaults mean "as the
+    request says". `rate`, `pitch` and `volume` multiply the request's speed, the
+    F0 ratio and the output gain; `emotion`/`intensity` replace the request's.
+    `lead_s` is silence before the sentence (a <break> before any text).
+    """
 
     text: str
     pinyin: list[str]
     phones: list[str]
     ids: list[int]
     pause_s: float
+    rate: float = 1.0
+    pitch: float = 1.0
+    volume: float = 1.0
+    emotion: str | None = None
+    intensity: float | None = None
+    lead_s: float = 0.0
+
+    def overrides(self) -> list[object]:
+        """The SSML settings for a cache key: empty when there are none, so plain
+        text keeps the keys it always had."""
+        values: list[object] = [self.rate, self.pitch, self.volume, self.emotion,
+                                self.intensity, self.lead_s]
+        return [] if values == [1.0, 1.0, 1.0, None, None, 0.0] else values
 
 
 @dataclass
@@ -70,7 +91,12 @@ class Frontend:
         self._g2p = G2P(validate_lexicon(lexicon or {}))
 
     def normalize(self, text: str) -> str:
-        """TN result: the text as it will be read (punctuation kept)."""
+        """TN result: the text as it will be read (punctuation kept; for SSML, the
+        text of its elements as they will be read, markup gone)."""
+        if is_ssml(text):
+            return "".join(item.text if item.pinyin is not None
+                           else self._normalizer.normalize(item.text)
+                           for item in parse_ssml(text) if isinstance(item, Run)).strip()
         return self._normalizer.normalize(text)
 
     def analyze(self, text: str) -> list[Sentence]:
@@ -97,7 +123,11 @@ class Frontend:
         return out
 
     def _pieces(self, sentence: list[str], split_first: bool) -> list[_Piece]:
-        clauses = [words for words in (self._clause_words(c) for c in sentence) if words]
+        return self._pack([self._clause_words(c) for c in sentence], split_first)
+
+    def _pack(self, sentence: list[list[Word]], split_first: bool) -> list[_Piece]:
+        """One sentence's clauses (as words) -> pieces of at most `max_syllables`."""
+        clauses = [words for words in sentence if words]
         pieces: list[_Piece] = []
         current: list[Word] = []
         for ci, words in enumerate(clauses):
@@ -142,7 +172,7 @@ class Frontend:
             pieces.append(_Piece(current, CLAUSE_PAUSE_S))
         return pieces
 
-    def _sentence(self, piece: _Piece, pause_s: float) -> Sentence:
+    def _sentence(self, piece: _Piece, pause_s: float, style: Style | None = None) -> Sentence:
         text_parts: list[str] = []
         syllables: list[tuple[str, int]] = []
         for k, w in enumerate(piece.words):
@@ -153,9 +183,16 @@ class Frontend:
                 syllables.append((syl, 0 if i > 0 else w.brk))
         phones = build_phones(self._table, syllables)
         text = "".join(text_parts).strip()
-        return Sentence(text, [s for s, _ in syllables], phones, self._table.ids(phones), pause_s)
+        sentence = Sentence(text, [s for s, _ in syllables], phones, self._table.ids(phones),
+                            pause_s)
+        if style is None or style == Style():
+            return sentence
+        return replace(sentence, rate=style.rate, pitch=style.pitch, volume=style.volume,
+                       emotion=style.emotion, intensity=style.intensity)
 
     def _analyze(self, text: str, split_first: bool) -> list[Sentence]:
+        if is_ssml(text):
+            return self._analyze_ssml(parse_ssml(text), split_first)
         normalized = self._normalizer.normalize(text)
         pieces: list[_Piece] = []
         for sentence in split_sentences(normalized):
@@ -165,3 +202,107 @@ class Frontend:
         out = [self._sentence(p, p.pause_s) for p in pieces[:-1]]
         out.append(self._sentence(pieces[-1], 0.0))
         return out
+
+    # -- SSML -------------------------------------------------------------------------
+
+    def _analyze_ssml(self, items: list[Item], split_first: bool) -> list[Sentence]:
+        """Runs of one style between breaks become their own sentences; a break
+        becomes the pause after the sentence before it (or `lead_s` of the first)."""
+        out: list[Sentence] = []
+        lead = 0.0
+        from_break = False  # the last sentence's pause was set by <break>
+        block: list[Run] = []
+
+        def flush() -> None:
+            nonlocal from_break
+            if not block:
+                return
+            sentences, ended = self._ssml_clauses(block)
+            pieces: list[_Piece] = []
+            for sentence in sentences:
+                pieces.extend(self._pack(sentence, split_first and not pieces and not out))
+            if pieces:
+                pieces[-1].pause_s = _NATURAL_PAUSE_S[ended]
+                out.extend(self._sentence(p, p.pause_s, block[0].style) for p in pieces)
+                from_break = False
+            block.clear()
+
+        for item in items:
+            if isinstance(item, Break):
+                flush()
+                if not out:
+                    lead += item.seconds
+                elif from_break:
+                    out[-1] = replace(out[-1], pause_s=out[-1].pause_s + item.seconds)
+                else:  # the break replaces the pause the text had at this point
+                    out[-1] = replace(out[-1], pause_s=item.seconds)
+                    from_break = True
+                continue
+            if block and block[0].style != item.style:
+                flush()
+            block.append(item)
+        flush()
+        if not out:
+            raise NothingToSay("nothing speakable in the SSML")
+        if not from_break:
+            out[-1] = replace(out[-1], pause_s=0.0)
+        if lead:
+            out[0] = replace(out[0], lead_s=lead)
+        return out
+
+    def _ssml_clauses(self, runs: list[Run]) -> tuple[list[list[list[Word]]], str]:
+        """Runs of one style -> sentences of clauses of words, and how the last one
+        ended ("sentence", "clause" or "none": cut mid-clause by a style change)."""
+        sentences: list[list[list[Word]]] = []
+        clauses: list[list[Word]] = []
+        clause: list[Word] = []
+        ended = "none"
+
+        def close(level: str) -> None:
+            nonlocal clause, clauses, ended
+            if clause:
+                clauses.append(clause)
+                clause = []
+            if level == "sentence" and clauses:
+                sentences.append(clauses)
+                clauses = []
+            ended = level
+
+        for run in runs:
+            if run.pinyin is not None:
+                clause.append(self._fixed_word(run))
+                ended = "none"
+                continue
+            for part in _BOUNDARY.split(self._normalizer.normalize(run.text)):
+                if not part:
+                    continue
+                if part[0] in SENTENCE_END:
+                    close("sentence")
+                elif part[0] in CLAUSE_END:
+                    close("clause")
+                else:
+                    plain = soften(part)
+                    words = self._clause_words(plain) if plain else []
+                    if words:
+                        clause.extend(words)
+                        ended = "none"
+        tail = ended
+        close("sentence")
+        return sentences, tail
+
+    def _fixed_word(self, run: Run) -> Word:
+        """A <phoneme> override: its syllables as given, untouched by rules and sandhi."""
+        assert run.pinyin is not None
+        syllables: list[str] = []
+        for syl in run.pinyin:
+            spoken = self._table.canonical(syl)
+            if spoken is None:
+                raise SsmlError(f"text: <phoneme ph={' '.join(run.pinyin)!r}>: {syl!r} is not "
+                                "a syllable this voice can say")
+            syllables.append(spoken)
+        han = len(run.text) == len(syllables) and all(is_han(ch) for ch in run.text)
+        return Word(run.text, syllables, han=han, fixed=True)
+
+
+_BOUNDARY = re.compile(f"([{re.escape(SENTENCE_END)}]+|[{re.escape(CLAUSE_END)}]+)")
+_NATURAL_PAUSE_S = {"sentence": SENTENCE_PAUSE_S, "clause": CLAUSE_PAUSE_S, "none": 0.0}

@@ -16,7 +16,7 @@ _SENTENCE_RE = re.compile(f"[{re.escape(SENTENCE_END)}]+")
 _CLAUSE_RE = re.compile(f"[{re.escape(CLAUSE_END)}]+")
 
 
-def _soften(text: str) -> str:
+def soften(text: str) -> str:
     """Replace the remaining punctuation and symbols with spaces."""
     out = []
     for ch in text:
@@ -31,7 +31,7 @@ def split_sentences(text: str) -> list[list[str]]:
     """Return sentences as lists of clause texts; empty clauses are dropped."""
     sentences: list[list[str]] = []
     for raw in _SENTENCE_RE.split(text):
-        clauses = [_soften(c) for c in _CLAUSE_RE.split(raw)]
+        clauses = [soften(c) for c in _CLAUSE_RE.split(raw)]
         clauses = [c for c in clauses if c]
         if clauses:
             sentences.append(clauses)

@@ -1,0 +1,424 @@
+"""The SSML subset callers may send, parsed into a flat list of runs and breaks.
+
+Supported: ``<speak>``, ``<break time|strength>``, ``<prosody rate pitch volume>``,
+``<phoneme alphabet="py" ph="...">``, ``<say-as interpret-as="digits|telephone|date|
+cardinal">``, ``<emotion category intensity>`` and ``<sub alias>``. Text is SSML only
+when it starts with ``<speak`` (after whitespace; or with ``<?xml`` / ``<!DOCTYPE``,
+which only a document does); anything else is plain text, even with ``<`` in it.
+
+Parsing uses defusedxml: a DTD (and with it every entity definition, the
+"billion laughs" and external entities) is refused before anything expands, so a
+hostile document is one 400 and never a file read or a memory blow-up. Size is
+bounded by the request's text limit and by the element, depth and break limits
+below (413 past them).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, replace
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from tts.emotions import EMOTIONS
+
+MAX_ELEMENTS = 500
+MAX_DEPTH = 16
+MAX_BREAK_S = 10.0  # one <break>
+MAX_TOTAL_BREAK_S = 60.0  # all of them in one document
+INTENSITY_RANGE = (0.0, 2.0)
+RATIO_RANGE = (0.5, 2.0)  # prosody rate and pitch, after nesting
+VOLUME_RANGE = (0.0, 4.0)  # linear gain, after nesting (+12 dB)
+
+BREAK_STRENGTH_S = {"none": 0.0, "x-weak": 0.05, "weak": 0.12, "medium": 0.25,
+                    "strong": 0.5, "x-strong": 1.0}
+RATE_WORDS = {"x-slow": 0.6, "slow": 0.8, "medium": 1.0, "default": 1.0, "fast": 1.25,
+              "x-fast": 1.6}
+PITCH_WORDS = {"x-low": 0.8, "low": 0.9, "medium": 1.0, "default": 1.0, "high": 1.12,
+               "x-high": 1.25}
+VOLUME_WORDS = {"silent": 0.0, "x-soft": 0.35, "soft": 0.6, "medium": 1.0, "default": 1.0,
+                "loud": 1.5, "x-loud": 2.0}
+SAY_AS = ("digits", "telephone", "date", "cardinal")
+PHONEME_ALPHABETS = ("py", "pinyin")
+
+
+class SsmlError(ValueError):
+    """The SSML is malformed or uses something unsupported; the message says where."""
+
+
+class SsmlTooLarge(SsmlError):
+    """The SSML is over one of the size limits (elements, depth, break time)."""
+
+
+@dataclass(frozen=True)
+class Style:
+    """Per-run prosody set by SSML; the defaults mean "as the request says"."""
+
+    rate: float = 1.0
+    pitch: float = 1.0
+    volume: float = 1.0
+    emotion: str | None = None
+    intensity: float | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    """Text to read in one style; `pinyin` set means its reading is fixed (phoneme)."""
+
+    text: str
+    style: Style
+    pinyin: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Break:
+    seconds: float
+
+
+Item = Run | Break
+
+
+_SSML_START = ("<speak", "<?xml", "<!DOCTYPE")
+
+
+def is_ssml(text: str) -> bool:
+    """SSML only when the text starts with <speak (after whitespace). An XML
+    declaration or a DOCTYPE in front counts too: such text is a document, and a
+    hostile one must be refused, not read out."""
+    return text.lstrip().startswith(_SSML_START)
+
+
+def _local(tag: object) -> str:
+    """Tag name without an XML namespace (callers may send xmlns=...synthesis)."""
+    name = tag if isinstance(tag, str) else ""
+    return name.rsplit("}", 1)[-1]
+
+
+def parse_ssml(text: str) -> list[Item]:
+    """SSML document -> runs and breaks in reading order (raises SsmlError)."""
+    try:
+        root = fromstring(text.strip(), forbid_dtd=True, forbid_entities=True,
+                          forbid_external=True)
+    except ET.ParseError as exc:
+        line, column = exc.position
+        raise SsmlError(f"text is not well-formed SSML at line {line}, column {column + 1}: "
+                        f"{_reason(exc)}") from exc
+    except DefusedXmlException as exc:
+        raise SsmlError("text: SSML must not contain a DTD, entity declarations or external "
+                        "references") from exc
+    if _local(root.tag) != "speak":
+        raise SsmlError(f"text: the SSML root element must be <speak>, not <{_local(root.tag)}>")
+    walker = _Walker()
+    walker.element(root, Style(), 1)
+    return walker.items
+
+
+def _reason(exc: ET.ParseError) -> str:
+    message = str(exc)
+    return message.split(":", 1)[0] if ":" in message else message
+
+
+_SPACE = re.compile(r"\s+")
+
+
+class _Walker:
+    def __init__(self) -> None:
+        self.items: list[Item] = []
+        self.elements = 0
+        self.break_s = 0.0
+
+    def text(self, raw: str | None, style: Style) -> None:
+        if raw:
+            collapsed = _SPACE.sub(" ", raw)
+            if collapsed.strip():
+                self.items.append(Run(collapsed, style))
+
+    def element(self, el: ET.Element, style: Style, depth: int) -> None:
+        self.elements += 1
+        if self.elements > MAX_ELEMENTS:
+            raise SsmlTooLarge(f"text: SSML has more than {MAX_ELEMENTS} elements")
+        if depth > MAX_DEPTH:
+            raise SsmlTooLarge(f"text: SSML nests deeper than {MAX_DEPTH} elements")
+        tag = _local(el.tag)
+        handler = _HANDLERS.get(tag)
+        if handler is None:
+            raise SsmlError(f"text: unsupported SSML element <{tag}>; supported: "
+                            + ", ".join(f"<{t}>" for t in _HANDLERS))
+        handler(self, el, style, depth)
+
+    def children(self, el: ET.Element, style: Style, depth: int) -> None:
+        self.text(el.text, style)
+        for child in el:
+            self.element(child, style, depth + 1)
+            self.text(child.tail, style)
+
+    def leaf_text(self, el: ET.Element) -> str:
+        """Text content of an element that may not hold other elements."""
+        if len(el):
+            raise SsmlError(f"text: <{_local(el.tag)}> may hold only text, "
+                            f"found <{_local(el[0].tag)}>")
+        return _SPACE.sub(" ", el.text or "").strip()
+
+    # -- elements ---------------------------------------------------------------
+
+    def speak(self, el: ET.Element, style: Style, depth: int) -> None:
+        if depth > 1:
+            raise SsmlError("text: <speak> may only be the root element")
+        _allow(el, ("version", "xmlns", "{http://www.w3.org/XML/1998/namespace}lang", "lang"))
+        self.children(el, style, depth)
+
+    def brk(self, el: ET.Element, style: Style, depth: int) -> None:
+        _allow(el, ("time", "strength"))
+        if len(el) or (el.text or "").strip():
+            raise SsmlError("text: <break> must be empty")
+        time, strength = el.get("time"), el.get("strength")
+        if time is not None:
+            seconds = parse_time(time)
+        elif strength is not None:
+            if strength not in BREAK_STRENGTH_S:
+                raise SsmlError(f"text: <break strength={strength!r}>: strength must be one of "
+                                + ", ".join(BREAK_STRENGTH_S))
+            seconds = BREAK_STRENGTH_S[strength]
+            if seconds == 0.0:
+                return  # strength="none": no break at all
+        else:
+            seconds = BREAK_STRENGTH_S["medium"]
+        self.break_s += seconds
+        if self.break_s > MAX_TOTAL_BREAK_S:
+            raise SsmlTooLarge(f"text: SSML breaks add up to more than {MAX_TOTAL_BREAK_S:g} s")
+        self.items.append(Break(seconds))
+
+    def prosody(self, el: ET.Element, style: Style, depth: int) -> None:
+        _allow(el, ("rate", "pitch", "volume"))
+        rate, pitch, volume = style.rate, style.pitch, style.volume
+        if (value := el.get("rate")) is not None:
+            rate *= _ratio("rate", value, RATE_WORDS, semitones=False)
+        if (value := el.get("pitch")) is not None:
+            pitch *= _ratio("pitch", value, PITCH_WORDS, semitones=True)
+        if (value := el.get("volume")) is not None:
+            volume *= _volume(value)
+        for name, got, (low, high) in (("rate", rate, RATIO_RANGE), ("pitch", pitch, RATIO_RANGE),
+                                       ("volume", volume, VOLUME_RANGE)):
+            if not low <= got <= high:
+                raise SsmlError(f"text: <prosody {name}> comes to {got:.3g} times normal; "
+                                f"allowed {low:g} to {high:g}")
+        self.children(el, replace(style, rate=rate, pitch=pitch, volume=volume), depth)
+
+    def emotion(self, el: ET.Element, style: Style, depth: int) -> None:
+        _allow(el, ("category", "intensity"))
+        category = el.get("category")
+        if category not in EMOTIONS:
+            raise SsmlError(f"text: <emotion category={category!r}>: category must be one of "
+                            + ", ".join(EMOTIONS))
+        intensity = style.intensity
+        if (raw := el.get("intensity")) is not None:
+            intensity = _number("<emotion intensity>", raw, *INTENSITY_RANGE)
+        self.children(el, replace(style, emotion=category, intensity=intensity), depth)
+
+    def phoneme(self, el: ET.Element, style: Style, depth: int) -> None:
+        _allow(el, ("alphabet", "ph"))
+        alphabet = el.get("alphabet", "py")
+        if alphabet not in PHONEME_ALPHABETS:
+            raise SsmlError(f"text: <phoneme alphabet={alphabet!r}>: only "
+                            + " or ".join(repr(a) for a in PHONEME_ALPHABETS) + " is supported")
+        ph = (el.get("ph") or "").strip()
+        content = self.leaf_text(el)
+        if not ph or not content:
+            raise SsmlError("text: <phoneme> needs a ph attribute and text to read")
+        syllables = tuple(s.lower().replace("ü", "v").replace("u:", "v")
+                          for s in ph.replace(",", " ").split())
+        for syl in syllables:
+            if not re.fullmatch(r"[a-z]+[1-5]", syl):
+                raise SsmlError(f"text: <phoneme ph={ph!r}>: {syl!r} is not pinyin with a "
+                                "tone digit 1-5")
+        han = [ch for ch in content if "\u4e00" <= ch <= "\u9fff"]
+        if len(han) == len(content) and len(han) != len(syllables):
+            raise SsmlError(f"text: <phoneme ph={ph!r}> gives {len(syllables)} syllables for "
+                            f"{len(content)} characters {content!r}")
+        self.items.append(Run(content, style, syllables))
+
+    def say_as(self, el: ET.Element, style: Style, depth: int) -> None:
+        _allow(el, ("interpret-as", "format", "detail"))
+        kind = el.get("interpret-as")
+        if kind not in SAY_AS:
+            raise SsmlError(f"text: <say-as interpret-as={kind!r}>: must be one of "
+                            + ", ".join(SAY_AS))
+        content = self.leaf_text(el)
+        self.text(_SAY_AS[kind](content), style)
+
+    def sub(self, el: ET.Element, style: Style, depth: int) -> None:
+        _allow(el, ("alias",))
+        alias = el.get("alias")
+        if alias is None or not alias.strip():
+            raise SsmlError("text: <sub> needs a non-empty alias attribute")
+        self.leaf_text(el)
+        self.text(alias, style)
+
+
+_HANDLERS = {
+    "speak": _Walker.speak,
+    "break": _Walker.brk,
+    "prosody": _Walker.prosody,
+    "emotion": _Walker.emotion,
+    "phoneme": _Walker.phoneme,
+    "say-as": _Walker.say_as,
+    "sub": _Walker.sub,
+}
+
+
+def _allow(el: ET.Element, names: tuple[str, ...]) -> None:
+    for name in el.attrib:
+        if name not in names:
+            raise SsmlError(f"text: <{_local(el.tag)}> has no attribute {_local(name)!r}; "
+                            f"allowed: {', '.join(n for n in names if '{' not in n)}")
+
+
+def _number(what: str, raw: str, low: float, high: float) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not low <= value <= high:  # also rejects nan
+        raise SsmlError(f"text: {what}={raw!r} must be a number from {low:g} to {high:g}")
+    return value
+
+
+_TIME = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$")
+
+
+def parse_time(raw: str) -> float:
+    """'300ms' or '1.5s' -> seconds."""
+    m = _TIME.match(raw)
+    if not m:
+        raise SsmlError(f"text: <break time={raw!r}>: write a duration like 300ms or 1.5s")
+    seconds = float(m[1]) / (1000.0 if m[2] == "ms" else 1.0)
+    if seconds > MAX_BREAK_S:
+        raise SsmlTooLarge(f"text: <break time={raw!r}> is longer than {MAX_BREAK_S:g} s")
+    return seconds
+
+
+_RELATIVE = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*(%|st|dB)?\s*$")
+
+
+def _ratio(name: str, raw: str, words: dict[str, float], *, semitones: bool) -> float:
+    """A prosody rate or pitch: a word, n% of normal, +n%/-n% relative, a bare
+    multiplier, or (pitch) +n st semitones."""
+    if raw in words:
+        return words[raw]
+    m = _RELATIVE.match(raw)
+    if m and m[2] != "dB" and (m[2] != "st" or semitones):
+        value, unit, signed = float(m[1]), m[2], raw.strip()[0] in "+-"
+        if unit == "st":
+            return float(2.0 ** (value / 12.0))
+        if unit == "%":
+            return 1.0 + value / 100.0 if signed else value / 100.0
+        if not signed and value > 0:
+            return value
+    hint = "n%, +n%, -n%, a multiplier" + (", +nst" if semitones else "")
+    raise SsmlError(f"text: <prosody {name}={raw!r}>: use one of {', '.join(words)} or {hint}")
+
+
+def _volume(raw: str) -> float:
+    if raw in VOLUME_WORDS:
+        return VOLUME_WORDS[raw]
+    m = _RELATIVE.match(raw)
+    if m and m[2] in ("dB", "%"):
+        value, signed = float(m[1]), raw.strip()[0] in "+-"
+        if m[2] == "dB":
+            return float(10.0 ** (value / 20.0))
+        return 1.0 + value / 100.0 if signed else value / 100.0
+    raise SsmlError(f"text: <prosody volume={raw!r}>: use one of {', '.join(VOLUME_WORDS)}, "
+                    "+ndB, -ndB or n%")
+
+
+# -- say-as ---------------------------------------------------------------------
+
+_DIGITS = "零一二三四五六七八九"
+
+
+def read_digits(text: str, one: str = "一") -> str:
+    """Every digit on its own: 2024 -> 二零二四 (other characters kept)."""
+    return "".join((one if ch == "1" else _DIGITS[int(ch)]) if ch.isdigit() and ch.isascii()
+                   else ch for ch in text)
+
+
+def read_telephone(text: str) -> str:
+    """Digit by digit with 1 as 幺; separators become light phrase breaks."""
+    groups = [g for g in re.split(r"[\s\-().]+", text.strip().lstrip("+")) if g]
+    if not groups or not all(g.isdigit() and g.isascii() for g in groups):
+        raise SsmlError(f"text: <say-as interpret-as='telephone'>: {text!r} is not a phone "
+                        "number (digits, spaces, dashes, brackets)")
+    return " ".join(read_digits(g, one="幺") for g in groups)
+
+
+def read_cardinal(text: str) -> str:
+    """An integer or decimal number in words: 12345 -> 一万二千三百四十五."""
+    m = re.fullmatch(r"\s*([+-]?)(\d{1,16})(?:\.(\d+))?\s*", text.replace(",", ""))
+    if not m:
+        raise SsmlError(f"text: <say-as interpret-as='cardinal'>: {text!r} is not a number")
+    words = ("负" if m[1] == "-" else "") + _integer(int(m[2]))
+    if m[3]:
+        words += "点" + read_digits(m[3])
+    return words
+
+
+def _below_10000(n: int) -> str:
+    out, zero = "", False
+    for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
+        digit = n // value % 10
+        if digit:
+            if zero and out:
+                out += "零"
+            out += _DIGITS[digit] + unit
+            zero = False
+        else:
+            zero = True
+    return out
+
+
+def _integer(n: int) -> str:
+    if n == 0:
+        return "零"
+    parts: list[str] = []
+    units = ("", "万", "亿", "万亿")
+    group = 0
+    need_zero = False
+    while n:
+        n, chunk = divmod(n, 10000)
+        if chunk:
+            words = _below_10000(chunk) + units[group]
+            if need_zero:
+                words += "零"
+            parts.append(words)
+            need_zero = chunk < 1000 and n > 0
+        else:
+            need_zero = bool(parts)
+        group += 1
+    text = "".join(reversed(parts)).replace("零零", "零").rstrip("零")
+    if text.startswith("一十"):  # 一十五 is read 十五
+        text = text[1:]
+    return text
+
+
+def read_date(text: str) -> str:
+    """2024-05-01, 2024/5/1, 2024.5.1 or 2024年5月1日 -> 二零二四年五月一日."""
+    m = re.fullmatch(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*(?:[-/.月]\s*(\d{1,2})\s*日?)?"
+                     r"\s*(?:月)?\s*", text)
+    if not m or not 1 <= int(m[2]) <= 12 or (m[3] and not 1 <= int(m[3]) <= 31):
+        raise SsmlError(f"text: <say-as interpret-as='date'>: {text!r} is not a date like "
+                        "2024-05-01")
+    out = f"{read_digits(m[1])}年{_integer(int(m[2]))}月"
+    if m[3]:
+        out += f"{_integer(int(m[3]))}日"
+    return out
+
+
+_SAY_AS = {
+    "digits": read_digits,
+    "telephone": read_telephone,
+    "date": read_date,
+    "cardinal": read_cardinal,
+}
