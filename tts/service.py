@@ -100,8 +100,8 @@ class SpeechService:
                     key: str) -> Iterator[bytes]:
         encoder = StreamEncoder(request.fmt, self.engine.sample_rate, request.sample_rate)
         yield encoder.start()
-        prosody = self.prosody(request)
-        for audio in self.synthesizer.stream(request.voice, sentences, lambda _s: prosody):
+        for audio in self.synthesizer.stream(request.voice, sentences,
+                                             lambda s: self.prosody(request, s)):
             data = encoder.encode(audio)
             if data:
                 yield data
@@ -111,7 +111,7 @@ class SpeechService:
                                         len(sent) / request.sample_rate))
 
     def key_for(self, request: SpeechRequest, sentences: list[Sentence]) -> str:
-        spoken = json.dumps([[s.text, s.phones, s.pause_s] for s in sentences],
+        spoken = json.dumps([[s.text, s.phones, s.pause_s, *s.overrides()] for s in sentences],
                             ensure_ascii=False)
         return request_key(
             text=spoken,
@@ -124,15 +124,21 @@ class SpeechService:
             model_hash=self.engine.model_hash,
         )
 
-    def prosody(self, request: SpeechRequest) -> Prosody:
-        preset = prosody_for(request.emotion, request.intensity)
-        return replace(preset, speed=preset.speed * request.speed)
+    def prosody(self, request: SpeechRequest, sentence: Sentence | None = None) -> Prosody:
+        """The request's emotion and speed, with one sentence's SSML settings on top."""
+        if sentence is None:
+            preset = prosody_for(request.emotion, request.intensity)
+            return replace(preset, speed=preset.speed * request.speed)
+        preset = prosody_for(sentence.emotion or request.emotion,
+                             request.intensity if sentence.intensity is None
+                             else sentence.intensity)
+        return replace(preset, speed=preset.speed * request.speed * sentence.rate,
+                       f0=preset.f0 * sentence.pitch, gain=preset.gain * sentence.volume)
 
     def _create(self, request: SpeechRequest, sentences: list[Sentence]) -> CachedAudio:
-        prosody = self.prosody(request)
-
         def direct(sentence: Sentence) -> np.ndarray:
-            return self.synthesizer.sentence(request.voice, sentence, prosody)
+            return self.synthesizer.sentence(request.voice, sentence,
+                                             self.prosody(request, sentence))
 
         def cached(sentence: Sentence) -> np.ndarray:
             piece = replace(request, fmt=SENTENCE_FORMAT, sample_rate=self.engine.sample_rate)
