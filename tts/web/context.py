@@ -10,7 +10,7 @@ from typing import Any
 from flask import current_app, request
 
 from tts.engines.base import EngineError
-from tts.frontend import NothingToSay
+from tts.frontend import NothingToSay, SsmlError, SsmlTooLarge
 from tts.pool import DeadlineExceeded, Overloaded
 from tts.web import errors
 from tts.web.requests import Limits
@@ -63,6 +63,10 @@ def synthesis_errors() -> Iterator[None]:
         yield
     except NothingToSay as exc:
         raise errors.Unspeakable(f"text has nothing speakable: {exc}") from exc
+    except SsmlTooLarge as exc:
+        raise errors.PayloadTooLarge(str(exc)) from exc
+    except SsmlError as exc:
+        raise errors.BadRequest(str(exc)) from exc
     except Overloaded as exc:
         raise errors.Unavailable(f"overloaded: {exc}; retry shortly",
                                  retry_after=RETRY_AFTER_S) from exc
