@@ -15,7 +15,7 @@ SENTENCE = "今天天气很好，我们一起去公园散步吧。"
 
 
 def speak(engine: OnnxEngine, frontend: Frontend, text: str, **prosody: float) -> np.ndarray:
-    audio = [engine.synthesize(engine.voice.name, s.text, s.ids, Prosody(**prosody)).audio
+    audio = [engine.synthesize(engine.voice.name, s.text, s.ids, Prosody(**prosody)).audio  # type: ignore[arg-type]
              for s in frontend.analyze(text)]
     return np.concatenate(audio)
 
