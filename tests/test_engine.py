@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,7 +16,8 @@ SENTENCE = "今天天气很好，我们一起去公园散步吧。"
 
 
 def speak(engine: OnnxEngine, frontend: Frontend, text: str, **prosody: float) -> np.ndarray:
-    audio = [engine.synthesize(engine.voice.name, s.text, s.ids, Prosody(**prosody)).audio  # type: ignore[arg-type]
+    said = replace(Prosody(), **prosody)
+    audio = [engine.synthesize(engine.voice.name, s.text, s.ids, said).audio
              for s in frontend.analyze(text)]
     return np.concatenate(audio)
 
