@@ -156,7 +156,7 @@ def test_healthz_stays_fast_while_cores_are_saturated(two_workers: GunicornServe
           f"{len(done)} syntheses")
     # Saturated as the service sees it: a synthesis is running whenever we look. (CPU
     # share is printed, not asserted: other engineers' jobs take cores on this machine.)
-    assert sum(busy) >= 0.9 * len(busy)
+    assert sum(busy) >= 0.75 * len(busy)
     assert p99 < 0.2, f"/healthz p99 {p99 * 1000:.0f} ms under synthesis load"
 
 
