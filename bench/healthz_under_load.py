@@ -1,0 +1,462 @@
+"""/healthz latency while synthesis saturates every core, overload 503s, and a
+side-by-side of WORKERS / INFERENCE_THREADS / ORT_THREADS combinations.
+
+Everything runs against real gunicorn + gevent workers on 127.0.0.1 (started by
+tests/gunicorn_server.py, so bound to loopback and without gunicorn's shared
+control socket; otherwise `gunicorn -c gunicorn.conf.py` with the given settings).
+
+1. Saturation (production defaults unless --env): --clients threads send distinct
+   ~72-character texts (always cache misses) for --duration seconds while another
+   *process* (so the clients' GIL does not distort it) opens a fresh connection to
+   /healthz every --probe-interval, as kubelet does. Reports /healthz p50/p90/p99,
+   synthesis throughput and latency, and how many cores the service, this script
+   and everything else on the machine used meanwhile.
+2. Overload: bursts of 4x the total capacity (workers x (threads + queue)) at
+   once; reports the share and latency of 503s.
+3. Combinations: all servers start together and are measured round-robin over
+   --rounds (throughput with --config-clients clients, then one-client latency),
+   so a noisy neighbour hits them alike; medians per combination.
+
+Usage (repo root): .venv/bin/python bench/healthz_under_load.py [--repo DIR]
+Writes the markdown section to bench/results/healthz_under_load.md as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import http.client
+import itertools
+import multiprocessing
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+
+from tests.gunicorn_server import (  # noqa: E402
+    SENTENCES,
+    GunicornServer,
+    ServerError,
+    chinese_number,
+)
+
+RESULTS = ROOT / "bench" / "results" / "healthz_under_load.md"
+TIMEOUT_S = 60.0
+_COUNTER = itertools.count()
+
+
+# ------------------------------------------------------------------ texts and stats
+
+
+def text72(n: int) -> str:
+    """A distinct ~72-character text (the seed corpus' average): always a cache miss."""
+    suffix = f"，这是第{chinese_number(n)}句。"
+    body = "，".join(SENTENCES[(n + k) % len(SENTENCES)] for k in range(3))
+    return body[: 72 - len(suffix)] + suffix
+
+
+def next_text() -> str:
+    return text72(next(_COUNTER))
+
+
+def pct(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+# ------------------------------------------------------------------ CPU accounting
+
+
+def process_cpu_s(pid: int) -> float:
+    """utime + stime (all threads) of a live process, in seconds."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all cores spent busy since boot (everything but idle and iowait)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = values
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class CpuWindow:
+    """Cores used during a window by the service's workers, this script, and the rest."""
+
+    workers: list[int]
+    started: float = 0.0
+    marks: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    cores: dict[str, float] = field(default_factory=dict)
+
+    def __enter__(self) -> CpuWindow:
+        self.started = time.monotonic()
+        self.marks = (self._service(), self._self(), machine_busy_s())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = time.monotonic() - self.started
+        service = (self._service() - self.marks[0]) / wall
+        client = (self._self() - self.marks[1]) / wall
+        machine = (machine_busy_s() - self.marks[2]) / wall
+        self.cores = {"service": service, "bench": client,
+                      "other": max(0.0, machine - service - client)}
+
+    def _service(self) -> float:
+        return sum(process_cpu_s(pid) for pid in self.workers)
+
+    @staticmethod
+    def _self() -> float:
+        times = os.times()
+        return times.user + times.system + times.children_user + times.children_system
+
+
+# ------------------------------------------------------------------ traffic
+
+
+@dataclass
+class Result:
+    status: int
+    seconds: float
+    audio_s: float = 0.0
+
+
+def synthesize(url: str, text: str) -> Result:
+    started = time.perf_counter()
+    try:
+        response = requests.post(url + "/api/tts", json={"text": text}, timeout=TIMEOUT_S)
+    except requests.RequestException:
+        return Result(-1, time.perf_counter() - started)
+    audio = float(response.headers.get("X-Audio-Duration", 0) or 0)
+    return Result(response.status_code, time.perf_counter() - started, audio)
+
+
+def probe_healthz(url: str, interval_s: float, stop: Connection, out: Connection) -> None:
+    """Child process: GET /healthz on a fresh connection every interval until told to stop."""
+    parts = urlsplit(url)
+    latencies, failures = [], 0
+    next_at = time.monotonic()
+    while not stop.poll():
+        started = time.perf_counter()
+        try:
+            conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port,
+                                              timeout=10)
+            conn.request("GET", "/healthz")
+            response = conn.getresponse()
+            response.read()
+            conn.close()
+            if response.status == 200:
+                latencies.append(time.perf_counter() - started)
+            else:
+                failures += 1
+        except OSError:
+            failures += 1
+        next_at += interval_s
+        time.sleep(max(0.0, next_at - time.monotonic()))
+    out.send((latencies, failures))
+
+
+def saturate(url: str, clients: int, duration_s: float) -> tuple[list[Result], float]:
+    """`clients` threads sending distinct texts back to back for `duration_s`."""
+    stop = threading.Event()
+    results: list[Result] = []
+
+    def client() -> None:
+        while not stop.is_set():
+            result = synthesize(url, next_text())
+            if not stop.is_set():
+                results.append(result)
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    time.sleep(duration_s)
+    stop.set()
+    elapsed = time.monotonic() - started
+    for thread in threads:
+        thread.join(TIMEOUT_S)
+    return results, elapsed
+
+
+def warm(url: str, clients: int) -> None:
+    """A few requests on every worker's path so first-call costs are not measured."""
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(lambda _: synthesize(url, next_text()), range(2 * clients)))
+
+
+def start_server(env: dict[str, str], cwd: Path) -> GunicornServer:
+    """Start a server, retrying once: on this shared machine a start-up has been seen
+    to receive a SIGTERM from outside (another engineer's tooling)."""
+    for attempt in (1, 2):
+        server = GunicornServer(env, cwd=cwd)
+        try:
+            return server.start()
+        except ServerError as exc:
+            print(f"server start failed (attempt {attempt}): {str(exc).splitlines()[0]}",
+                  file=sys.stderr)
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+# ------------------------------------------------------------------ the three parts
+
+
+def run_saturation(server: GunicornServer, clients: int, duration_s: float,
+                   interval_s: float) -> list[str]:
+    warm(server.url, clients)
+    ctx = multiprocessing.get_context("fork")  # before any client thread exists
+    stop_recv, stop_send = ctx.Pipe(duplex=False)
+    out_recv, out_send = ctx.Pipe(duplex=False)
+    prober = ctx.Process(target=probe_healthz, args=(server.url, interval_s, stop_recv, out_send))
+    with CpuWindow(server.worker_pids()) as cpu:
+        prober.start()
+        results, elapsed = saturate(server.url, clients, duration_s)
+        stop_send.send(True)
+        latencies, failures = out_recv.recv()
+        prober.join(10)
+    ok = [r for r in results if r.status == 200]
+    other = sorted({r.status for r in results} - {200})
+    lines = [
+        f"### Saturation: {clients} clients, {elapsed:.0f} s, production defaults",
+        "",
+        f"Cores used meanwhile: service workers {cpu.cores['service']:.2f}, this script "
+        f"{cpu.cores['bench']:.2f}, other processes on the machine {cpu.cores['other']:.2f} "
+        f"(of {os.cpu_count()}).",
+        "",
+        "| measure | n | p50 | p90 | p99 | max |",
+        "|---|---|---|---|---|---|",
+        f"| /healthz latency (ms, fresh connection each) | {len(latencies)} | "
+        f"{ms(pct(latencies, .5))} | {ms(pct(latencies, .9))} | {ms(pct(latencies, .99))} | "
+        f"{ms(max(latencies, default=float('nan')))} |",
+        f"| synthesis latency (ms, 72 chars, uncached) | {len(ok)} | "
+        f"{ms(pct([r.seconds for r in ok], .5))} | {ms(pct([r.seconds for r in ok], .9))} | "
+        f"{ms(pct([r.seconds for r in ok], .99))} | "
+        f"{ms(max((r.seconds for r in ok), default=float('nan')))} |",
+        "",
+        f"/healthz failures: {failures}. Synthesis: {len(ok) / elapsed:.2f} requests/s, "
+        f"{sum(r.audio_s for r in ok) / elapsed:.1f} s of audio per second; "
+        f"non-200 replies: {len(results) - len(ok)} {other or ''}.",
+        "",
+    ]
+    return lines
+
+
+def run_overload(server: GunicornServer, capacity: int, bursts: int) -> list[str]:
+    size = 4 * capacity
+    results: list[Result] = []
+    with ThreadPoolExecutor(size) as pool:
+        for _ in range(bursts):
+            barrier = threading.Barrier(size)
+
+            def fire(text: str, barrier: threading.Barrier = barrier) -> Result:
+                barrier.wait(30)
+                return synthesize(server.url, text)
+
+            results += pool.map(fire, [next_text() for _ in range(size)])
+            time.sleep(1.0)
+    ok = [r.seconds for r in results if r.status == 200]
+    refused = [r.seconds for r in results if r.status == 503]
+    other = [r.status for r in results if r.status not in (200, 503)]
+    return [
+        f"### Overload: {bursts} bursts of {size} simultaneous requests (4 x capacity "
+        f"{capacity})",
+        "",
+        "| reply | share | p50 ms | p99 ms | max ms |",
+        "|---|---|---|---|---|",
+        f"| 503 + Retry-After | {len(refused) / len(results):.0%} | {ms(pct(refused, .5))} | "
+        f"{ms(pct(refused, .99))} | {ms(max(refused, default=float('nan')))} |",
+        f"| 200 | {len(ok) / len(results):.0%} | {ms(pct(ok, .5))} | {ms(pct(ok, .99))} | "
+        f"{ms(max(ok, default=float('nan')))} |",
+        "",
+        f"Other outcomes (timeouts, 500s, connection errors): {len(other)} {other or ''}.",
+        "",
+    ]
+
+
+@dataclass
+class Combo:
+    workers: int
+    threads: int
+    ort: int
+    server: GunicornServer | None = None
+    rps: list[float] = field(default_factory=list)
+    loaded_p50: list[float] = field(default_factory=list)
+    single: list[float] = field(default_factory=list)
+    errors: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"W={self.workers} I={self.threads} O={self.ort}"
+
+    def env(self) -> dict[str, str]:
+        return {"WORKERS": str(self.workers), "INFERENCE_THREADS": str(self.threads),
+                "ORT_THREADS": str(self.ort)}
+
+
+def run_combinations(combos: list[Combo], rounds: int, clients: int, seconds: float,
+                     singles: int, cwd: Path) -> list[str]:
+    with ExitStack() as stack:
+        for combo in combos:  # all up at once; idle servers use no CPU (no ORT spinning)
+            combo.server = start_server(combo.env(), cwd)
+            stack.callback(combo.server.stop)
+        for combo in combos:
+            assert combo.server is not None
+            warm(combo.server.url, clients)
+        for _ in range(rounds):
+            for combo in combos:
+                assert combo.server is not None
+                results, elapsed = saturate(combo.server.url, clients, seconds)
+                ok = [r.seconds for r in results if r.status == 200]
+                combo.errors += len(results) - len(ok)
+                combo.rps.append(len(ok) / elapsed)
+                combo.loaded_p50.append(statistics.median(ok))
+                time.sleep(0.5)
+                for _ in range(singles):
+                    result = synthesize(combo.server.url, next_text())
+                    if result.status == 200:
+                        combo.single.append(result.seconds)
+                    else:
+                        combo.errors += 1
+    best_rps = max(combos, key=lambda c: statistics.median(c.rps))
+    best_single = min(combos, key=lambda c: statistics.median(c.single))
+    base = statistics.median(combos[0].rps)
+    lines = [
+        f"### Combinations: {rounds} interleaved rounds; {clients} clients x {seconds:g} s "
+        f"for throughput, then {singles} one-at-a-time requests",
+        "",
+        "| combination | requests/s (median) | vs first | p50 under load ms | one request "
+        "p50 ms | one request p90 ms | errors |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for combo in combos:
+        rps = statistics.median(combo.rps)
+        lines.append(
+            f"| {combo.name} | {rps:.2f} ({min(combo.rps):.2f}-{max(combo.rps):.2f}) | "
+            f"{rps / base:.2f}x | {ms(statistics.median(combo.loaded_p50))} | "
+            f"{ms(statistics.median(combo.single))} | {ms(pct(combo.single, .9))} | "
+            f"{combo.errors} |")
+    lines += ["", f"Highest throughput: {best_rps.name}. Lowest one-request latency: "
+              f"{best_single.name}. (W workers, I inference threads each, O ONNX Runtime "
+              "intra-op threads per session.)", ""]
+    return lines
+
+
+# ------------------------------------------------------------------ report
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    return f"{os.cpu_count()} CPUs (nproc), {model}, Linux {platform.release()}"
+
+
+def commit(cwd: Path) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                             capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                           text=True, capture_output=True).stdout.strip()
+    if cwd != ROOT:
+        return f"{out} (served from the tree at {cwd})"
+    return f"{out} (served from this working tree{'; uncommitted edits present' if dirty else ''})"
+
+
+def parse_combo(text: str) -> Combo:
+    workers, threads, ort = (int(v) for v in text.split(","))
+    return Combo(workers, threads, ort)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--probe-interval", type=float, default=0.02)
+    parser.add_argument("--bursts", type=int, default=3)
+    parser.add_argument("--combos", nargs="*", type=parse_combo,
+                        default=[parse_combo(c) for c in ("2,1,2", "2,1,1", "1,2,1", "1,1,2",
+                                                          "2,2,1")],
+                        help="W,I,O triples; the first is the baseline of the ratios")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--config-clients", type=int, default=6)
+    parser.add_argument("--config-seconds", type=float, default=8.0)
+    parser.add_argument("--singles", type=int, default=6)
+    parser.add_argument("--repo", type=Path, default=ROOT,
+                        help="checkout to serve (default: this working tree)")
+    parser.add_argument("--code", default="",
+                        help="what --repo holds (e.g. 'abc1234, git archive'); default: HEAD")
+    parser.add_argument("--only-combos", action="store_true",
+                        help="skip the saturation and overload parts")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    command = ".venv/bin/python bench/healthz_under_load.py " + shlex.join(
+        sys.argv[1:] if argv is None else argv)
+    load_before = Path("/proc/loadavg").read_text().split()[:3]
+    started = time.monotonic()
+    lines = [
+        "## /healthz under synthesis load, overload, and thread/worker combinations",
+        "",
+        f"- date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
+        f"- machine: {machine()}",
+        f"- code: {args.code or commit(args.repo)}",
+        f"- command: `{command.strip()}`",
+        f"- load average before: {' '.join(load_before)}. The machine is shared: other "
+        "engineers run tests on it at the same time, so absolute numbers are noisy; the "
+        "'other processes' cores below say how noisy.",
+        "",
+    ]
+    if not args.only_combos:
+        server = start_server({}, args.repo)
+        try:
+            lines += run_saturation(server, args.clients, args.duration, args.probe_interval)
+            readyz = requests.get(server.url + "/readyz", timeout=5).json()
+            capacity = readyz["queue"]["capacity"] * server.workers
+            lines += run_overload(server, capacity, args.bursts)
+        finally:
+            server.stop()
+    lines += run_combinations(list(args.combos), args.rounds, args.config_clients,
+                              args.config_seconds, args.singles, args.repo)
+    lines += [f"Total bench time {time.monotonic() - started:.0f} s; load average after: "
+              f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])}.", ""]
+    report = "\n".join(lines)
+    print(report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
