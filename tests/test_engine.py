@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,8 +14,9 @@ from tts.frontend import Frontend
 SENTENCE = "今天天气很好，我们一起去公园散步吧。"
 
 
-def speak(engine: OnnxEngine, frontend: Frontend, text: str, **prosody: float) -> np.ndarray:
-    said = replace(Prosody(), **prosody)
+def speak(engine: OnnxEngine, frontend: Frontend, text: str, *, speed: float = 1.0,
+          f0: float = 1.0, energy: float = 1.0) -> np.ndarray:
+    said = Prosody(speed=speed, f0=f0, energy=energy)
     audio = [engine.synthesize(engine.voice.name, s.text, s.ids, said).audio
              for s in frontend.analyze(text)]
     return np.concatenate(audio)
