@@ -65,6 +65,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TTS_VOICE_DIR", Path, None,
             "Directory of the built embedded voice (default ~/.cache/mandarin-tts/voices/"
             "baker-zh)."),
+    Setting("SAMBERT_MODEL_DIR", Path, None,
+            "ENGINE=sambert: local ModelScope model directory (with configuration.json); "
+            "default ~/.cache/mandarin-tts/sambert/<model id>."),
+    Setting("SAMBERT_MODEL_ID", str, "damo/speech_sambert-hifigan_tts_zh-cn_16k",
+            "ENGINE=sambert: ModelScope model id, fetched only when SAMBERT_DOWNLOAD=1."),
+    Setting("SAMBERT_VOICES", str, "zhitian_emo,zhiyan_emo,zhizhe_emo,zhibei_emo",
+            "ENGINE=sambert: comma-separated voices to load and warm up (the first is the "
+            "default)."),
+    Setting("SAMBERT_DOWNLOAD", int, 0,
+            "ENGINE=sambert: 1 lets start-up fetch a missing model with snapshot_download "
+            "into SAMBERT_MODEL_DIR's parent; 0 never touches the network.",
+            minimum=0, maximum=1),
+    Setting("SAMBERT_PIPELINE", str, "",
+            "ENGINE=sambert: `module:callable` building the pipeline from (model_dir, device); "
+            "empty: ModelScope's text-to-speech pipeline. For tests and custom builds."),
     Setting("MAX_TEXT_CHARS", int, 2000, "Longest text accepted per request.",
             minimum=1, maximum=100000),
     Setting("MAX_BATCH_ITEMS", int, 32, "Most items in one /api/tts_batch request.",
@@ -142,6 +157,11 @@ class Settings:
     engine: str
     device: str
     tts_voice_dir: Path
+    sambert_model_dir: Path | None
+    sambert_model_id: str
+    sambert_voices: str
+    sambert_download: int
+    sambert_pipeline: str
     max_text_chars: int
     max_batch_items: int
     max_body_bytes: int
