@@ -6,21 +6,27 @@ to gevent's native thread pool instead (ONNX Runtime releases the GIL while it
 computes), and request greenlets wait on it cooperatively. Without gevent
 (tests, the CLI) a `concurrent.futures` pool does the same job.
 
-At most `threads` jobs run and `queue_size` wait; a job beyond that is refused
-at once (`Overloaded`) so the caller can get a 503 with Retry-After instead of
-a timeout. A job still queued when its deadline passes never starts.
+At most `threads` requests run and `queue_size` wait; a request beyond that is
+refused at once (`Overloaded`) so the caller can get a 503 with Retry-After
+instead of a timeout. A job still queued when its deadline passes never starts.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+# The deadline of the request this greenlet (or thread) is serving, while it holds
+# a reservation. Greenlets and threads each have their own context.
+_DEADLINE: ContextVar[float | None] = ContextVar("tts_request_deadline", default=None)
 
 
 class Overloaded(RuntimeError):
@@ -75,19 +81,58 @@ class InferencePool:
     def queued(self) -> int:
         return max(0, self._admitted - self._running)
 
-    def run(self, fn: Callable[[], T], timeout_s: float) -> T:
-        """Run `fn` on a pool thread and return its result, or raise Overloaded/DeadlineExceeded."""
+    @property
+    def saturated(self) -> bool:
+        """True when a new request would be refused: the cheap check before any work."""
+        return self._admitted >= self.capacity
+
+    def _admit(self) -> None:
         with self._count_lock:
             if self._admitted >= self.capacity:
-                raise Overloaded(f"{self._admitted} synthesis jobs in flight or queued")
+                raise Overloaded(f"{self._admitted} synthesis requests in flight or queued")
             self._admitted += 1
-        submitted = time.monotonic()
-        deadline = submitted + timeout_s
+
+    def _release(self) -> None:
+        with self._count_lock:
+            self._admitted -= 1
+
+    @contextmanager
+    def reserve(self, timeout_s: float) -> Iterator[None]:
+        """Admit one request for all of its jobs, with one deadline for all of them.
+
+        Inside, `run` takes no further slot, so a request is refused before it
+        starts (never half-way through its sentences), and its jobs share the
+        request's deadline rather than getting a fresh one each. Nested calls (a
+        long text's sentences) reuse the outer reservation.
+        """
+        if _DEADLINE.get() is not None:
+            yield
+            return
+        self._admit()
+        token = _DEADLINE.set(time.monotonic() + timeout_s)
         try:
-            return self._submit_and_wait(self._guard(fn, submitted, deadline), timeout_s)
+            yield
         finally:
-            with self._count_lock:
-                self._admitted -= 1
+            _DEADLINE.reset(token)
+            self._release()
+
+    def run(self, fn: Callable[[], T], timeout_s: float) -> T:
+        """Run `fn` on a pool thread and return its result, or raise Overloaded/DeadlineExceeded.
+
+        Within `reserve`, the request's slot and deadline apply; alone, the call
+        takes a slot of its own with `timeout_s`.
+        """
+        submitted = time.monotonic()
+        deadline = _DEADLINE.get()
+        if deadline is not None:
+            remaining = max(0.0, deadline - submitted)
+            return self._submit_and_wait(self._guard(fn, submitted, deadline), remaining)
+        self._admit()
+        try:
+            return self._submit_and_wait(self._guard(fn, submitted, submitted + timeout_s),
+                                         timeout_s)
+        finally:
+            self._release()
 
     def _guard(self, fn: Callable[[], T], submitted: float, deadline: float) -> Callable[[], T]:
         # Runs on the pool thread: count it as running, and skip it if it waited too long.
