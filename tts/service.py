@@ -133,7 +133,7 @@ class SpeechService:
                              request.intensity if sentence.intensity is None
                              else sentence.intensity)
         return replace(preset, speed=preset.speed * request.speed * sentence.rate,
-                       f0=preset.f0 * sentence.pitch, gain=preset.gain * sentence.volume)
+                       pitch=preset.pitch * sentence.pitch, gain=preset.gain * sentence.volume)
 
     def _create(self, request: SpeechRequest, sentences: list[Sentence]) -> CachedAudio:
         def direct(sentence: Sentence) -> np.ndarray:
