@@ -99,11 +99,15 @@ def _local(tag: object) -> str:
 
 def parse_ssml(text: str) -> list[Item]:
     """SSML document -> runs and breaks in reading order (raises SsmlError)."""
+    # An XML declaration must open the document; whitespace before the root is fine.
+    skipped = len(text) - len(text.lstrip()) if text.lstrip().startswith("<?xml") else 0
+    document = text[skipped:]
     try:
-        root = fromstring(text.strip(), forbid_dtd=True, forbid_entities=True,
+        root = fromstring(document, forbid_dtd=True, forbid_entities=True,
                           forbid_external=True)
     except ET.ParseError as exc:
-        line, column = exc.position
+        line, column = exc.position  # column counts characters from 0
+        line += text[:skipped].count("\n")
         raise SsmlError(f"text is not well-formed SSML at line {line}, column {column + 1}: "
                         f"{_reason(exc)}") from exc
     except DefusedXmlException as exc:
