@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ import soundfile as sf
 from flask.testing import FlaskClient
 
 from bench.measure import measure, rms_db
+from tests.conftest import make_settings, started_app
 from tts.frontend import Frontend, SsmlError
 from tts.frontend.ssml import MAX_DEPTH, is_ssml, parse_ssml
 
@@ -286,3 +288,18 @@ def test_frontend_route_shows_ssml_reading(client: FlaskClient) -> None:
 def test_parse_ssml_reports_position_directly() -> None:
     with pytest.raises(SsmlError, match="line 2, column 2"):
         parse_ssml("<speak>\n<<</speak>")
+
+
+def test_lexicon_file_overrides_reading_through_http(voice_dir: Path, tmp_path: Path) -> None:
+    """LEXICON_FILE (README, "Pronunciation lexicon") is loaded at start-up and wins."""
+    lexicon = tmp_path / "lexicon.tsv"
+    lexicon.write_text("# operator readings\n银行\tyin2 xing2\n重庆\tchong2 qing4  # city\n",
+                       encoding="utf-8")
+    app = started_app(make_settings(voice_dir, lexicon_file=lexicon))
+    try:
+        client = app.test_client()
+        assert pinyin_of(client, "他在银行工作")[2:4] == ["yin2", "xing2"]
+        assert pinyin_of(client, "<speak>去重庆</speak>")[1:] == ["chong2", "qing4"]
+        assert client.post("/api/tts", json={"text": "银行"}).status_code == 200
+    finally:
+        app.extensions["tts"].close()
