@@ -74,8 +74,8 @@ SETTINGS: tuple[Setting, ...] = (
             "ENGINE=sambert: comma-separated voices to load and warm up (the first is the "
             "default)."),
     Setting("SAMBERT_DOWNLOAD", int, 0,
-            "ENGINE=sambert: 1 lets start-up fetch a missing model with snapshot_download "
-            "into SAMBERT_MODEL_DIR's parent; 0 never touches the network.",
+            "ENGINE=sambert: 1 lets start-up fetch a missing model into SAMBERT_MODEL_DIR "
+            "with snapshot_download; 0 never touches the network.",
             minimum=0, maximum=1),
     Setting("SAMBERT_PIPELINE", str, "",
             "ENGINE=sambert: `module:callable` building the pipeline from (model_dir, device); "
