@@ -79,7 +79,8 @@ def render(meta: dict[str, Any], v: dict[str, Any]) -> str:
         f"{meta['duration_s'] / 60:.1f} min)",
         f"- load average (1/5/15 min): start {meta['load_start']}, end {meta['load_end']}"
         + (f"; waited {meta['load_waited_s']:.0f} s for the 1-min load to drop, seen: "
-           f"{'; '.join(meta['load_seen_while_waiting'])}" if meta["load_waited_s"] else ""),
+           f"{'; '.join(meta['load_seen_while_waiting'])}"
+           if len(meta["load_seen_while_waiting"]) > 1 else ""),
         "- **the machine is shared**: other engineers run test suites on the same 2 cores "
         "during this run, so absolute figures are noisier and slower than on a quiet "
         "machine; the ratios are taken side by side in the same run, so a neighbour's load "
