@@ -426,7 +426,7 @@ def test_503_while_not_ready(stopped_app: Flask) -> None:
     assert client.get("/healthz").status_code == 200  # liveness never waits on the engine
 
 
-def test_503_while_draining(app: Flask, client: FlaskClient) -> None:
+def test_draining_worker_is_unready_but_still_serves(app: Flask, client: FlaskClient) -> None:
     worker = app.extensions["tts"]
     worker.draining = True  # what SIGTERM handling sets; restored below
     try:
@@ -435,11 +435,44 @@ def test_503_while_draining(app: Flask, client: FlaskClient) -> None:
         liveness = client.get("/healthz")
     finally:
         worker.draining = False
-    assert_error(response, 503, "shutting down")
-    assert int(response.headers["Retry-After"]) >= 1
+    assert response.status_code == 200 and response.data[:4] == b"RIFF"  # not dropped
     assert readiness.status_code == 503 and readiness.get_json()["draining"] is True
     assert liveness.status_code == 200
     assert client.get("/readyz").status_code == 200
+
+
+def test_saturated_worker_refuses_new_text_before_the_front_end_but_serves_hits(
+        voice_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    flask_app = started_app(make_settings(voice_dir, inference_threads=1, queue_size=0))
+    worker = flask_app.extensions["tts"]
+    client = flask_app.test_client()
+    assert client.post("/api/tts", json={"text": TEXT}).headers["X-Cache"] == "miss"
+    planned: list[str] = []
+    frontend = worker.service.synthesizer.frontend
+    split = frontend.first_clause_split
+
+    def spy(text: str) -> Any:
+        planned.append(text)
+        return split(text)
+
+    monkeypatch.setattr(frontend, "first_clause_split", spy)
+    release = threading.Event()
+    holder = threading.Thread(target=worker.pool.run, args=(release.wait, 30.0))
+    try:
+        holder.start()
+        while not worker.pool.saturated:
+            time.sleep(0.01)
+        started = time.perf_counter()
+        refused = client.post("/api/tts", json={"text": "新的一句话，还没有合成过。"})
+        refused_s = time.perf_counter() - started
+        hit = client.post("/api/tts", json={"text": TEXT})
+    finally:
+        release.set()
+        holder.join(30)
+        worker.close()
+    assert_error(refused, 503, "overloaded")
+    assert refused_s < 0.5 and planned == []  # no front-end work for a refused request
+    assert hit.status_code == 200 and hit.headers["X-Cache"] == "hit-memory"
 
 
 def test_503_when_overloaded_and_never_500(voice_dir: Path) -> None:

@@ -136,6 +136,28 @@ def test_disconnect_stops_synthesis(stream_app: Flask, worker: Worker,
     assert len(worker.cache.memory) == 0  # an unfinished stream is not cached
 
 
+def test_a_stream_holds_its_slot_until_it_ends(voice_dir: Path) -> None:
+    app = started_app(make_settings(voice_dir, inference_threads=1, queue_size=0))
+    worker: Worker = app.extensions["tts"]
+    client = app.test_client()
+    try:
+        response = client.post("/api/tts/stream", json={"text": LONG}, buffered=False)
+        body = iter(response.response)
+        next(body)
+        next(body)
+        # Between its chunks the stream runs nothing, yet its slot stays taken:
+        # a new request is refused rather than a stream being starved half-way.
+        assert worker.pool.in_flight == 0 and worker.pool.saturated
+        refused = client.post("/api/tts", json={"text": "另一句新的话。"})
+        assert refused.status_code == 503
+        assert "overloaded" in (refused.json or {})["error"]["message"]
+        response.close()
+        assert not worker.pool.saturated
+        assert client.post("/api/tts", json={"text": "另一句新的话。"}).status_code == 200
+    finally:
+        worker.close()
+
+
 def test_bad_input_gets_an_error_before_any_audio(stream_app: Flask, worker: Worker) -> None:
     client = stream_app.test_client()
     assert client.post("/api/tts/stream", json={"text": "🙂"}).status_code == 422

@@ -13,6 +13,7 @@ instead of a timeout. A job still queued when its deadline passes never starts.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,8 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+_LOGGER = logging.getLogger(__name__)
 
 # The deadline of the request this greenlet (or thread) is serving, while it holds
 # a reservation. Greenlets and threads each have their own context.
@@ -113,8 +116,11 @@ class InferencePool:
         try:
             yield
         finally:
-            _DEADLINE.reset(token)
             self._release()
+            try:
+                _DEADLINE.reset(token)
+            except ValueError:  # a stream's generator finalized from another context
+                _LOGGER.debug("request deadline reset from another context")
 
     def run(self, fn: Callable[[], T], timeout_s: float) -> T:
         """Run `fn` on a pool thread and return its result, or raise Overloaded/DeadlineExceeded.

@@ -99,12 +99,14 @@ class SpeechService:
     def _stream_new(self, request: SpeechRequest, sentences: list[Sentence],
                     key: str) -> Iterator[bytes]:
         encoder = StreamEncoder(request.fmt, self.engine.sample_rate, request.sample_rate)
-        yield encoder.start()
-        for audio in self.synthesizer.stream(request.voice, sentences,
-                                             lambda s: self.prosody(request, s)):
-            data = encoder.encode(audio)
-            if data:
-                yield data
+        # One slot and one deadline for the whole stream, taken before its first byte.
+        with self.synthesizer.pool.reserve(self.synthesizer.timeout_s):
+            yield encoder.start()
+            for audio in self.synthesizer.stream(request.voice, sentences,
+                                                 lambda s: self.prosody(request, s)):
+                data = encoder.encode(audio)
+                if data:
+                    yield data
         yield encoder.finish()
         sent = encoder.audio()
         self.cache.put(key, CachedAudio(encode(sent, request.sample_rate, request.fmt),
@@ -136,6 +138,12 @@ class SpeechService:
                        pitch=preset.pitch * sentence.pitch, gain=preset.gain * sentence.volume)
 
     def _create(self, request: SpeechRequest, sentences: list[Sentence]) -> CachedAudio:
+        """Synthesize, join and encode under one reservation: a request is refused
+        before its first sentence, never half-way, and has one deadline in total."""
+        with self.synthesizer.pool.reserve(self.synthesizer.timeout_s):
+            return self._synthesize(request, sentences)
+
+    def _synthesize(self, request: SpeechRequest, sentences: list[Sentence]) -> CachedAudio:
         def direct(sentence: Sentence) -> np.ndarray:
             return self.synthesizer.sentence(request.voice, sentence,
                                              self.prosody(request, sentence))

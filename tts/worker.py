@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from cache import AudioCache, MemoryTier, RedisTier
@@ -42,10 +43,17 @@ class Worker:
         self.warm_up_s: float | None = None
         self.error: str | None = None
         self.draining = False
+        self.on_ready: list[Callable[[], None]] = []  # run once the engine is warm
         self._ready = threading.Event()
 
     @property
+    def warm(self) -> bool:
+        """The engine is loaded and warm: requests that reach the worker are served."""
+        return self._ready.is_set()
+
+    @property
     def ready(self) -> bool:
+        """Warm and not draining: what /readyz reports, so new traffic goes elsewhere."""
         return self._ready.is_set() and not self.draining
 
     def start(self) -> None:
@@ -66,6 +74,8 @@ class Worker:
         self.engine, self.warm_up_s = engine, warm_s
         self.service = SpeechService(synthesizer, self.cache)
         self._ready.set()
+        for hook in self.on_ready:
+            hook()
         _LOGGER.info("worker ready: engine %s on %s, warm-up %.2f s",
                      engine.name, engine.device, warm_s)
         if self.settings.cache_warm_file is not None:

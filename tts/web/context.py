@@ -27,11 +27,14 @@ def worker_of() -> Worker:
 
 
 def ready_worker() -> Worker:
-    """The worker, if it can synthesize now; otherwise a 503 with Retry-After."""
+    """The worker, if it can synthesize now; otherwise a 503 with Retry-After.
+
+    A draining worker still serves what reaches it: its /readyz already says 503,
+    so the load balancer stops sending, and requests already on their way (or on
+    a kept-alive connection) are not lost.
+    """
     worker = worker_of()
-    if worker.draining:
-        raise errors.Unavailable("this worker is shutting down", retry_after=RETRY_AFTER_S)
-    if not worker.ready:
+    if not worker.warm:
         raise errors.Unavailable("the engine is still warming up", retry_after=RETRY_AFTER_S)
     return worker
 

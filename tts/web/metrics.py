@@ -177,6 +177,8 @@ def init_app(app: Flask) -> None:
     for mode in ("whole", "stream"):
         FIRST_AUDIO.labels(mode=mode)
     app.register_blueprint(metrics)
+    # A worker reports itself ready at once, not only when a request reaches it.
+    app.extensions["tts"].on_ready.append(lambda: _safe_sample(app))
 
     @app.before_request
     def metrics_start() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify
@@ -140,7 +140,7 @@ def parse_openai(body: dict[str, Any], voices: list[VoiceInfo], engine_name: str
     return request, stream_format
 
 
-def sse_events(chunks: Iterator[bytes], characters: int) -> Iterator[str]:
+def sse_events(chunks: Iterable[bytes], characters: int) -> Iterator[str]:
     """OpenAI's speech SSE: base64 audio deltas, then a done event with usage."""
     for chunk in chunks:
         if chunk:
@@ -167,8 +167,10 @@ def speech() -> Response:
                  openai=stream_format)
     headers = {"X-Cache": stream.cache, **engine_headers(worker)}
     if stream_format == "sse":
-        return Response(sse_events(chunks, len(request.text)), mimetype="text/event-stream",
-                        headers=headers)
+        events = Response(sse_events(chunks, len(request.text)), mimetype="text/event-stream",
+                          headers=headers)
+        events.call_on_close(chunks.close)  # the events generator may never have started
+        return events
     return Response(chunks, mimetype=stream.content_type, headers=headers)
 
 

@@ -21,6 +21,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -84,11 +85,12 @@ def on_synthesize(data: Any) -> None:
         return
     server: SocketIO = current_app.extensions["socketio"]
     seq = 0
-    for chunk in chunks:
-        if chunk:
-            emit("audio_chunk", {"seq": seq, "chunk": chunk})
-            seq += 1
-            server.sleep(0)  # let the transport send it before the next one is queued
+    with closing(chunks):  # a failed emit still stops synthesis and frees the slot
+        for chunk in chunks:
+            if chunk:
+                emit("audio_chunk", {"seq": seq, "chunk": chunk})
+                seq += 1
+                server.sleep(0)  # let the transport send it before the next one is queued
     emit("end_of_stream", {"chunks": seq, "cache": stream.cache})
 
 

@@ -21,8 +21,34 @@ _LOGGER = logging.getLogger(__name__)
 streaming = Blueprint("streaming", __name__)
 
 
+class StreamBody:
+    """A stream's response body: the chunks made before the status was sent, then the rest.
+
+    `close()` (called by the WSGI server when the client goes away or the response
+    ends) closes the synthesis generator at once, even when iteration never got
+    past the first chunks, so synthesis of the rest stops and the request's
+    inference slot is freed then rather than whenever the generator is collected.
+    """
+
+    def __init__(self, head: list[bytes], rest: Iterator[bytes]) -> None:
+        self._head = head
+        self._rest = rest
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._head
+        try:
+            yield from self._rest
+        except Exception:  # the status is sent: a failure can only end the stream early
+            _LOGGER.exception("stream ended early")
+
+    def close(self) -> None:
+        close = getattr(self._rest, "close", None)
+        if close is not None:
+            close()
+
+
 def open_stream(worker: Worker, speech_request: SpeechRequest) -> tuple[SpeechStream,
-                                                                         Iterator[bytes]]:
+                                                                         StreamBody]:
     """Start the stream and compute its first audio before any status is sent.
 
     Overload, deadlines and unspeakable text thus still become proper 4xx/5xx
@@ -33,19 +59,7 @@ def open_stream(worker: Worker, speech_request: SpeechRequest) -> tuple[SpeechSt
         stream = worker.service.stream(speech_request)
         head = list(itertools.islice(stream.chunks, 2))
     observe_first_audio(time.perf_counter() - g.get("started", time.perf_counter()))
-    return stream, itertools.chain(head, guarded(stream.chunks))
-
-
-def guarded(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Pass chunks on; a failure mid-stream is logged and ends the stream (status is sent)."""
-    try:
-        yield from chunks
-    except Exception:
-        _LOGGER.exception("stream ended early")
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()  # a client that went away stops synthesis of the rest
+    return stream, StreamBody(head, stream.chunks)
 
 
 @streaming.post("/api/tts/stream")
