@@ -50,10 +50,14 @@ logconfig_dict = {
 
 
 def post_worker_init(worker: Any) -> None:
-    """On SIGTERM: report not-ready at once, keep serving for DRAIN_DELAY_S, then stop."""
+    """Per worker: freeze the warm heap; on SIGTERM report not-ready at once, keep
+    serving for DRAIN_DELAY_S, then stop."""
     import gevent
 
+    from tts.worker import freeze_heap
+
     state = worker.wsgi.extensions["tts"]
+    state.on_ready.append(freeze_heap)  # no full-heap collection pauses once warm
 
     def drain(signum: int, frame: Any) -> None:
         state.draining = True

@@ -14,6 +14,7 @@ import io
 import itertools
 import json
 import os
+import re
 import statistics
 import threading
 import time
@@ -102,7 +103,7 @@ def servers() -> Iterator[ServerFactory]:
 
 @pytest.fixture(scope="module")
 def two_workers() -> Iterator[GunicornServer]:
-    """Production defaults (WORKERS=2, INFERENCE_THREADS=1, ORT_THREADS=2, QUEUE_SIZE=8)."""
+    """Production defaults (WORKERS=2, INFERENCE_THREADS=1, ORT_THREADS=1, QUEUE_SIZE=8)."""
     with GunicornServer({"WORKERS": "2"}) as server:
         yield server
 
@@ -115,6 +116,12 @@ def test_concurrent_synthesis_all_succeed(two_workers: GunicornServer) -> None:
         assert_valid_wav(reply)
         assert reply.headers["X-Cache"] == "miss"
     assert len({reply.content for reply in replies}) == len(texts)
+
+
+def test_each_worker_freezes_its_warm_heap(two_workers: GunicornServer) -> None:
+    frozen = re.findall(r"heap frozen after warm-up: (\d+) objects", two_workers.stderr_text())
+    assert len(frozen) == 2, two_workers.stderr_tail()
+    assert all(int(count) > 100_000 for count in frozen)  # the front end's dictionaries
 
 
 def test_healthz_stays_fast_while_cores_are_saturated(two_workers: GunicornServer) -> None:
