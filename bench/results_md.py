@@ -86,7 +86,7 @@ def render(meta: dict[str, Any], v: dict[str, Any]) -> str:
         "machine; the ratios are taken side by side in the same run, so a neighbour's load "
         "falls on both sides.",
         "- service: `gunicorn -c gunicorn.conf.py` (gevent, production defaults: WORKERS=2, "
-        "INFERENCE_THREADS=1, ORT_THREADS=1, QUEUE_SIZE=8), a local `redis-server` as tier "
+        "INFERENCE_THREADS=1, ORT_THREADS=2, QUEUE_SIZE=8), a local `redis-server` as tier "
         "2, bound to 127.0.0.1, SOCKETIO_PORT=0.",
         "- seed-style baseline (`bench/seed_baseline.py`): Flask development server "
         "(`app.run(threaded=True)`), engine loaded by the first request, synthesis per "

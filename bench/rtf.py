@@ -45,7 +45,7 @@ RESULTS = BENCH_DIR / "results" / "rtf.md"
 RAW_VOICE = Path("/tmp/voice-raw")
 ISSUE_TARGET = 0.03  # issue: median RTF
 DESIGN_TARGET = 0.025  # DESIGN.md "Performance targets"
-PRODUCTION_THREADS = 2  # one stream with both cores: the machine-wide RTF the targets name
+PRODUCTION_THREADS = 2  # config ORT_THREADS default
 
 
 @dataclass(frozen=True)

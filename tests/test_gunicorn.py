@@ -103,7 +103,7 @@ def servers() -> Iterator[ServerFactory]:
 
 @pytest.fixture(scope="module")
 def two_workers() -> Iterator[GunicornServer]:
-    """Production defaults (WORKERS=2, INFERENCE_THREADS=1, ORT_THREADS=1, QUEUE_SIZE=8)."""
+    """Production defaults (WORKERS=2, INFERENCE_THREADS=1, ORT_THREADS=2, QUEUE_SIZE=8)."""
     with GunicornServer({"WORKERS": "2"}) as server:
         yield server
 
