@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tts.pool import DeadlineExceeded, InferencePool, Overloaded
+from tts.pool import DeadlineExceeded, InferencePool, NativeCall, Overloaded
 
 
 @pytest.fixture()
@@ -52,3 +52,16 @@ def test_nested_reservations_reuse_the_outer_slot(pool: InferencePool) -> None:
     with pool.reserve(10.0), pool.reserve(10.0):
         assert pool.run(lambda: 1, 10.0) == 1
     assert not pool.saturated
+
+
+def test_native_call_returns_its_result_from_another_thread() -> None:
+    call = NativeCall(threading.get_ident, "test")
+    assert call.result() != threading.get_ident()
+
+
+def test_native_call_hands_its_failure_to_the_waiter() -> None:
+    def fail() -> None:
+        raise ValueError("warm-up failed")
+
+    with pytest.raises(ValueError, match="warm-up failed"):
+        NativeCall(fail, "test").result()

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -55,6 +55,39 @@ def native_lock() -> Any:
 
         return get_original("threading", "Lock")()
     return threading.Lock()
+
+
+class NativeCall(Generic[T]):
+    """`fn` running on a new real OS thread, even under gevent; `result()` waits for it.
+
+    For start-up work that can overlap other start-up work (ONNX Runtime warm-up
+    computes without the GIL while the front end loads its dictionaries). Wait on
+    it from a real thread (the pool's), never from the event loop.
+    """
+
+    def __init__(self, fn: Callable[[], T], name: str) -> None:
+        self._fn = fn
+        self._outcome: tuple[T] | BaseException | None = None
+        thread_class: Any = threading.Thread
+        if gevent_active():
+            from gevent.monkey import get_original
+
+            thread_class = get_original("threading", "Thread")
+        self._thread = thread_class(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._outcome = (self._fn(),)
+        except BaseException as exc:  # handed to whoever waits for the result
+            self._outcome = exc
+
+    def result(self) -> T:
+        self._thread.join()
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        assert self._outcome is not None
+        return self._outcome[0]
 
 
 class InferencePool:

@@ -23,7 +23,7 @@ from tts.engines import load_engine
 from tts.engines.base import Engine
 from tts.engines.degrade import with_cpu_path
 from tts.frontend import Frontend, load_lexicon
-from tts.pool import InferencePool
+from tts.pool import InferencePool, NativeCall
 from tts.service import SpeechRequest, SpeechService
 from tts.synthesizer import Synthesizer
 
@@ -86,10 +86,12 @@ class Worker:
         # Where an accelerator runs, a warmed CPU twin stands beside it (degrade to CPU).
         engine = with_cpu_path(load_engine(self.settings), self.settings, load_engine,
                                lambda: self.pool.last_wait_s)
+        # Warm-up runs in ONNX Runtime, mostly without the GIL: it overlaps the front
+        # end's dictionary loading (jieba, wetext), which is pure Python.
+        warm_up = NativeCall(engine.warm_up, "engine-warm-up")
         lexicon = load_lexicon(self.settings.lexicon_file) if self.settings.lexicon_file else None
-        tables = engine.symbol_tables()
-        frontend = Frontend(*tables, lexicon=lexicon)
-        return engine, frontend, engine.warm_up()
+        frontend = Frontend(*engine.symbol_tables(), lexicon=lexicon)
+        return engine, frontend, warm_up.result()
 
     def _warm_cache(self, path: Path) -> None:
         """Synthesize fixed phrases into the cache after the worker is already ready."""
