@@ -55,7 +55,7 @@ def test_nested_reservations_reuse_the_outer_slot(pool: InferencePool) -> None:
 
 
 def test_native_call_returns_its_result_from_another_thread() -> None:
-    call = NativeCall(threading.get_ident, "test")
+    call = NativeCall(threading.get_ident)
     assert call.result() != threading.get_ident()
 
 
@@ -64,4 +64,4 @@ def test_native_call_hands_its_failure_to_the_waiter() -> None:
         raise ValueError("warm-up failed")
 
     with pytest.raises(ValueError, match="warm-up failed"):
-        NativeCall(fail, "test").result()
+        NativeCall(fail).result()

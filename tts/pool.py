@@ -13,6 +13,7 @@ instead of a timeout. A job still queued when its deadline passes never starts.
 
 from __future__ import annotations
 
+import _thread
 import logging
 import threading
 import time
@@ -62,28 +63,34 @@ class NativeCall(Generic[T]):
 
     For start-up work that can overlap other start-up work (ONNX Runtime warm-up
     computes without the GIL while the front end loads its dictionaries). Wait on
-    it from a real thread (the pool's), never from the event loop.
+    it from a real thread (the pool's), never from the event loop. Under gevent the
+    `threading` module's own functions are patched, so the thread and the lock come
+    from `_thread` as it was before patching.
     """
 
-    def __init__(self, fn: Callable[[], T], name: str) -> None:
+    def __init__(self, fn: Callable[[], T]) -> None:
         self._fn = fn
         self._outcome: tuple[T] | BaseException | None = None
-        thread_class: Any = threading.Thread
+        self._done = native_lock()
+        self._done.acquire()
+        start: Any = _thread.start_new_thread
         if gevent_active():
             from gevent.monkey import get_original
 
-            thread_class = get_original("threading", "Thread")
-        self._thread = thread_class(target=self._run, name=name, daemon=True)
-        self._thread.start()
+            start = get_original("_thread", "start_new_thread")
+        start(self._run, ())
 
     def _run(self) -> None:
         try:
             self._outcome = (self._fn(),)
         except BaseException as exc:  # handed to whoever waits for the result
             self._outcome = exc
+        finally:
+            self._done.release()
 
     def result(self) -> T:
-        self._thread.join()
+        with self._done:
+            pass
         if isinstance(self._outcome, BaseException):
             raise self._outcome
         assert self._outcome is not None

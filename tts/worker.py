@@ -88,7 +88,7 @@ class Worker:
                                lambda: self.pool.last_wait_s)
         # Warm-up runs in ONNX Runtime, mostly without the GIL: it overlaps the front
         # end's dictionary loading (jieba, wetext), which is pure Python.
-        warm_up = NativeCall(engine.warm_up, "engine-warm-up")
+        warm_up = NativeCall(engine.warm_up)
         lexicon = load_lexicon(self.settings.lexicon_file) if self.settings.lexicon_file else None
         frontend = Frontend(*engine.symbol_tables(), lexicon=lexicon)
         return engine, frontend, warm_up.result()
