@@ -11,11 +11,13 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import soxr
+from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 
 from tts.emotions import Prosody
 from tts.engines.base import EngineError, SentenceAudio, VoiceInfo
@@ -97,6 +99,12 @@ class OnnxEngine:
     def sample_rate(self) -> int:
         return self.voice.sample_rate
 
+    @cached_property
+    def _break_ids(self) -> frozenset[int]:
+        """Ids of the prosody break symbols (#0-#4) between syllables."""
+        return frozenset(i for symbol, i in self.voice.symbol_to_id.items()
+                         if symbol.startswith("#"))
+
     @property
     def model_hash(self) -> str:
         return self.voice.model_hash
@@ -129,8 +137,28 @@ class OnnxEngine:
             "f0_ratios": np.asarray([prosody.f0], dtype=np.float32),
             "energy_ratios": np.asarray([prosody.energy], dtype=np.float32),
         }
-        mel: np.ndarray = self.acoustic.run(None, feed)[1]
+        try:
+            mel: np.ndarray = self.acoustic.run(None, feed)[1]
+        except InvalidArgument as exc:
+            # More frames than the decoder has positions for: a long clause said slowly.
+            halves = self._halves(ids)
+            if halves is None or "position_embeddings" not in str(exc):
+                raise EngineError(f"the acoustic model refused the input: {exc}") from exc
+            return np.concatenate([self.mel(half, prosody) for half in halves], axis=1)
         return mel
+
+    def _halves(self, ids: list[int]) -> tuple[list[int], list[int]] | None:
+        """Two well-formed id sequences, cut at the prosody break nearest the middle
+        (a short pause there is what a reader would make), or None if there is none."""
+        sil, eos = self.voice.symbol_to_id["sil"], self.voice.symbol_to_id["eos"]
+        if len(ids) < 4 or ids[0] != sil or ids[-2:] != [sil, eos]:
+            return None
+        body = ids[1:-2]
+        breaks = [i for i, symbol in enumerate(body) if symbol in self._break_ids]
+        if not breaks:
+            return None
+        cut = min(breaks, key=lambda i: abs(i - len(body) / 2))
+        return [sil, *body[:cut], sil, eos], [sil, *body[cut + 1:], sil, eos]
 
     def vocode(self, mel: np.ndarray) -> np.ndarray:
         """Vocoder: mel [1, frames, 80] -> float audio [frames * hop]."""
