@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 import pytest
 
-from tts.pool import DeadlineExceeded, InferencePool, NativeCall, Overloaded
+from tts.pool import SYNTHESIS_NICE, DeadlineExceeded, InferencePool, NativeCall, Overloaded
 
 
 @pytest.fixture()
@@ -65,3 +66,12 @@ def test_native_call_hands_its_failure_to_the_waiter() -> None:
 
     with pytest.raises(ValueError, match="warm-up failed"):
         NativeCall(fail).result()
+
+
+def test_synthesis_threads_run_below_the_event_loop(pool: InferencePool) -> None:
+    def priority() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    here = priority()
+    assert pool.run(priority, 10.0) == max(here, SYNTHESIS_NICE)
+    assert priority() == here  # the caller's own thread keeps its priority

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import _thread
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -56,6 +57,23 @@ def native_lock() -> Any:
 
         return get_original("threading", "Lock")()
     return threading.Lock()
+
+
+# Niceness of synthesis threads. Synthesis is batch work and the event loop is
+# interactive: when both want the cores, /healthz, refusals and cache hits should not
+# wait behind ONNX Runtime. Linux keeps niceness per thread, and the threads ONNX
+# Runtime starts for a session inherit it from the pool thread that creates it.
+SYNTHESIS_NICE = 10
+
+
+def yield_cpu_to_event_loop() -> None:
+    """Lower this thread's CPU priority to SYNTHESIS_NICE (never raise it)."""
+    thread = threading.get_native_id()
+    try:
+        if os.getpriority(os.PRIO_PROCESS, thread) < SYNTHESIS_NICE:
+            os.setpriority(os.PRIO_PROCESS, thread, SYNTHESIS_NICE)
+    except OSError:  # a sandbox that forbids it: run at the inherited priority
+        _LOGGER.debug("could not lower the synthesis thread's priority", exc_info=True)
 
 
 class NativeCall(Generic[T]):
@@ -187,6 +205,7 @@ class InferencePool:
             self.last_wait_s = now - submitted
             if now > deadline:
                 raise DeadlineExceeded("job expired in the queue")
+            yield_cpu_to_event_loop()
             with self._running_lock:
                 self._running += 1
             try:
