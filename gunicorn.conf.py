@@ -6,6 +6,7 @@ the same validated settings as the app (see `python -m config`).
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -49,13 +50,27 @@ logconfig_dict = {
 }
 
 
+def keep_large_buffers_on_mmap(threshold: int = 256 * 1024) -> None:
+    """Audio buffers of hundreds of KB come and go with every request. glibc first
+    serves them with mmap, then raises its threshold after the first frees and serves
+    them from the heap, where they fragment it and resident memory creeps up. A fixed
+    threshold keeps them on mmap, returned to the system when freed. glibc only."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # another C library: its own policy applies
+        return
+    m_mmap_threshold = -3  # mallopt parameter number in glibc's malloc.h
+    libc.mallopt(m_mmap_threshold, threshold)
+
+
 def post_worker_init(worker: Any) -> None:
-    """Per worker: freeze the warm heap; on SIGTERM report not-ready at once, keep
-    serving for DRAIN_DELAY_S, then stop."""
+    """Per worker: large buffers on mmap, freeze the warm heap; on SIGTERM report
+    not-ready at once, keep serving for DRAIN_DELAY_S, then stop."""
     import gevent
 
     from tts.worker import freeze_heap
 
+    keep_large_buffers_on_mmap()
     state = worker.wsgi.extensions["tts"]
     state.on_ready.append(freeze_heap)  # no full-heap collection pauses once warm
 

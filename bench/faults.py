@@ -508,7 +508,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kill-seconds", type=float, default=20)
     parser.add_argument("--sigterm-after", type=float, default=5)
     parser.add_argument("--soak-requests", type=int, default=10_000)
-    parser.add_argument("--soak-warm-up", type=int, default=1_500)
+    # Resident memory settles over the first ~3,000 mixed requests (front-end and ONNX
+    # Runtime buffers reach their working sizes), then stays within about 1%: measured
+    # in process, RSS every 1,500 requests 598, 609, 612, 613, 613, 615 MiB.
+    parser.add_argument("--soak-warm-up", type=int, default=3_000)
     parser.add_argument("--fuzz-examples", type=int, default=100)
     parser.add_argument("--fuzz-max-time", type=int, default=300)
     parser.add_argument("--out", type=Path, default=RESULTS)
