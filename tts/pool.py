@@ -147,10 +147,14 @@ class InferencePool:
         """True when a new request would be refused: the cheap check before any work."""
         return self._admitted >= self.capacity
 
+    def refuse_if_saturated(self) -> None:
+        """Raise Overloaded when a new request would be refused (cheap; takes no slot)."""
+        if self.saturated:
+            raise Overloaded(f"{self._admitted} synthesis requests in flight or queued")
+
     def _admit(self) -> None:
         with self._count_lock:
-            if self._admitted >= self.capacity:
-                raise Overloaded(f"{self._admitted} synthesis requests in flight or queued")
+            self.refuse_if_saturated()
             self._admitted += 1
 
     def _release(self) -> None:

@@ -16,7 +16,7 @@ from tts.audio.join import fade, silence, soft_limit
 from tts.emotions import Prosody
 from tts.engines.base import Engine, SentenceAudio
 from tts.frontend import Frontend, Sentence
-from tts.pool import InferencePool, Overloaded
+from tts.pool import InferencePool
 
 SentenceRenderer = Callable[[Sentence], np.ndarray]
 PLAN_CACHE_SIZE = 4096  # plans of recent texts, per worker
@@ -48,10 +48,9 @@ class Synthesizer:
         return list(self._plans(text))
 
     def _plan_uncached(self, text: str) -> tuple[Sentence, ...]:
-        if self.pool.saturated:
-            # Under overload, refuse before spending the front end's CPU on a request
-            # that would be refused anyway (texts planned before still pass: cache hits).
-            raise Overloaded(f"{self.pool.capacity} synthesis requests in flight or queued")
+        # Under overload, refuse before spending the front end's CPU on a request that
+        # would be refused anyway (texts planned before still pass: cache hits).
+        self.pool.refuse_if_saturated()
         if len(text) <= PLAN_IN_PLACE_CHARS:
             return tuple(self.frontend.first_clause_split(text))
         # A long text costs the front end tens to hundreds of milliseconds of Python:
