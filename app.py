@@ -72,10 +72,6 @@ def register_hooks(app: Flask) -> None:
             ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1),
             **g.get("log", {}),
         )
-        # Let the event loop's other connections run before this one goes on: under
-        # gevent a keep-alive client whose next request is already buffered would
-        # otherwise be served again and again while others wait.
-        time.sleep(0)
         return response
 
     @app.errorhandler(errors.ServiceError)

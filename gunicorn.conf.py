@@ -87,6 +87,14 @@ def post_worker_init(worker: Any) -> None:
         gevent.spawn(serve_when_elected, worker.wsgi, settings.socketio_port, gevent.sleep)
 
 
+def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
+    """Let the worker's other connections run before this one reads its next request:
+    otherwise a keep-alive client can be served again and again while others wait."""
+    import gevent
+
+    gevent.sleep(0)
+
+
 def worker_exit(server: Any, worker: Any) -> None:
     state = worker.wsgi.extensions.get("tts") if hasattr(worker.wsgi, "extensions") else None
     if state is not None:
