@@ -10,7 +10,6 @@ engine is warm. `draining` flips when the worker is told to stop.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
@@ -114,19 +113,6 @@ class Worker:
     def close(self) -> None:
         self.pool.shutdown()
         self.cache.close()
-
-
-def freeze_heap() -> None:
-    """Move everything alive now (the front end's dictionaries, the models' Python
-    objects: some 300,000 long-lived objects) out of the cyclic collector's sight.
-
-    A full collection over them takes about 50 ms on this machine, and under load
-    it stalls every request of the worker at once; frozen, later collections only
-    look at what requests allocate. Called once per gunicorn worker after warm-up.
-    """
-    gc.collect()
-    gc.freeze()
-    _LOGGER.info("heap frozen after warm-up: %d objects", gc.get_freeze_count())
 
 
 def build_cache(settings: Settings) -> AudioCache:
