@@ -23,6 +23,8 @@ if _METRICS_DIR_OWNED:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tts-metrics-")
 METRICS_DIR = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
+from gunicorn.glogging import Logger  # noqa: E402
+
 from config import Settings  # noqa: E402
 from tts.web.logs import configure  # noqa: E402
 
@@ -41,6 +43,18 @@ timeout = 60
 graceful_timeout = int(settings.drain_delay_s + settings.request_timeout_s + 5)
 keepalive = 5
 accesslog = None  # the app writes one JSON line per request itself
+
+
+class ErrorLogOnly(Logger):
+    """gunicorn's logger without the access log. With `logconfig_dict` set, gunicorn
+    builds every request's access-log fields and then drops them (no handler): about
+    4% of a cached hit's time."""
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        return None
+
+
+logger_class = ErrorLogOnly
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
