@@ -9,9 +9,11 @@ and warm-up). Without that variable (the Flask test client, the CLI) the
 default registry of this one process is served.
 
 Values that live in the worker (queue depth, in-flight, cache tier counters,
-device, degrade switches) are sampled at every request boundary and scrape, in
-the request's own greenlet: prometheus_client's locks are gevent locks under
-gunicorn and must not be taken on the inference threads.
+device, degrade switches) are sampled at the end of every request and at every
+scrape, in the request's own greenlet: prometheus_client's locks are gevent locks
+under gunicorn and must not be taken on the inference threads. A sample writes only
+the values that changed since the last one: in multiprocess mode every write goes
+to a memory-mapped file under a lock, and a cache hit must not pay for a dozen.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import (
@@ -33,6 +37,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.metrics import MetricWrapperBase
 
 from tts.engines.base import SentenceAudio
 from tts.worker import Worker
@@ -94,13 +99,28 @@ class _Seen:
 
     cache: dict[str, dict[str, int]] = field(default_factory=dict)
     switches: dict[tuple[str, str], int] = field(default_factory=dict)
+    written: dict[tuple[str, ...], float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     hooked: bool = False
+
+    def changed(self, value: float, *name: str) -> bool:
+        """True (and remembered) when gauge `name` last got a different value here."""
+        if self.written.get(name) == value:
+            return False
+        self.written[name] = value
+        return True
+
+
+@lru_cache(maxsize=1024)
+def series(metric: MetricWrapperBase, *values: str) -> Any:
+    """One labelled series (label values in declaration order), looked up once:
+    `labels()` validates and takes a lock on every call, a cost on every request."""
+    return metric.labels(*values)
 
 
 def observe_first_audio(seconds: float, *, streamed: bool = True) -> None:
     """Record the time until the first audio byte of a response could be sent."""
-    FIRST_AUDIO.labels(mode="stream" if streamed else "whole").observe(seconds)
+    series(FIRST_AUDIO, "stream" if streamed else "whole").observe(seconds)
 
 
 def observe_sentence(result: SentenceAudio, sample_rate: int) -> None:
@@ -116,19 +136,23 @@ def sample(app: Flask) -> None:
     """Copy this worker's state into the metrics (cheap; no I/O)."""
     worker: Worker = app.extensions["tts"]
     seen: _Seen = app.extensions["metrics"]
-    QUEUE_DEPTH.set(worker.pool.queued)
-    IN_FLIGHT.set(worker.pool.in_flight)
-    CAPACITY.set(worker.pool.capacity)
-    READY.set(1 if worker.ready else 0)
     with seen.lock:
+        for name, gauge, value in (("queued", QUEUE_DEPTH, worker.pool.queued),
+                                   ("in_flight", IN_FLIGHT, worker.pool.in_flight),
+                                   ("capacity", CAPACITY, worker.pool.capacity),
+                                   ("ready", READY, 1 if worker.ready else 0)):
+            if seen.changed(value, name):
+                gauge.set(value)
         stats = worker.cache.stats()
         for tier in CACHE_TIERS:
             now, before = stats.get(tier, {}), seen.cache.get(tier, {})
             for result, key in (("hit", "hits"), ("miss", "misses"), ("error", "errors")):
                 delta = now.get(key, 0) - before.get(key, 0)
                 if delta > 0:
-                    CACHE.labels(tier=tier, result=result).inc(delta)
+                    series(CACHE, tier, result).inc(delta)
         seen.cache = stats
+        if worker.warm_up_s is not None and seen.changed(worker.warm_up_s, "warm_up"):
+            WARM_UP.set(worker.warm_up_s)
         engine = worker.engine
         if engine is None:
             return
@@ -137,8 +161,12 @@ def sample(app: Flask) -> None:
             worker.service.synthesizer.on_sentence = lambda r: observe_sentence(r, rate)
             seen.hooked = True
         for device in DEVICES:
-            DEVICE.labels(device=device).set(1 if engine.device == device else 0)
-        DEGRADED.set(1 if getattr(engine, "degraded", False) else 0)
+            on = 1 if engine.device == device else 0
+            if seen.changed(on, "device", device):
+                DEVICE.labels(device=device).set(on)
+        degraded = 1 if getattr(engine, "degraded", False) else 0
+        if seen.changed(degraded, "degraded"):
+            DEGRADED.set(degraded)
         switch_counts = getattr(engine, "switch_counts", None)
         if switch_counts is not None:
             counts: dict[tuple[str, str], int] = switch_counts()
@@ -147,8 +175,6 @@ def sample(app: Flask) -> None:
                 if delta > 0:
                     SWITCHES.labels(to=to, reason=reason).inc(delta)
             seen.switches = counts
-    if worker.warm_up_s is not None:
-        WARM_UP.set(worker.warm_up_s)
 
 
 def exposition() -> bytes:
@@ -183,15 +209,13 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def metrics_start() -> None:
         g.metrics_started = time.perf_counter()
-        _safe_sample(app)
 
     @app.after_request
     def metrics_finish(response: Response) -> Response:
         elapsed = time.perf_counter() - g.get("metrics_started", time.perf_counter())
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        REQUESTS.labels(route=route, method=request.method,
-                        status=str(response.status_code)).inc()
-        LATENCY.labels(route=route).observe(elapsed)
+        series(REQUESTS, route, request.method, str(response.status_code)).inc()
+        series(LATENCY, route).observe(elapsed)
         if (response.status_code == 200 and not response.is_streamed
                 and "X-Audio-Duration" in response.headers):
             observe_first_audio(elapsed, streamed=False)
