@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from tts.audio import FORMATS, encode, join, resample
 from tts.audio.stream import StreamEncoder
 from tts.emotions import Prosody, prosody_for
 from tts.frontend import Sentence
-from tts.synthesizer import Synthesizer
+from tts.synthesizer import PLAN_CACHE_SIZE, Synthesizer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -71,10 +72,12 @@ class SpeechService:
         self.synthesizer = synthesizer
         self.cache = cache
         self.engine = synthesizer.engine
+        # A repeated request (a cache hit) must not re-serialize its plan to find its key.
+        self._keys = lru_cache(maxsize=PLAN_CACHE_SIZE)(self._key_uncached)
 
     def speak(self, request: SpeechRequest) -> Speech:
         sentences = self.synthesizer.plan(request.text)
-        key = self.key_for(request, sentences)
+        key = self.key_of(request)
         entry, tier = self.cache.get_or_create(key, lambda: self._create(request, sentences))
         return Speech(entry.data, entry.duration_s, tier, FORMATS[request.fmt].content_type,
                       len(sentences))
@@ -87,7 +90,7 @@ class SpeechService:
         """
         content_type = FORMATS[request.fmt].content_type
         sentences = self.synthesizer.plan(request.text)
-        key = self.key_for(request, sentences)
+        key = self.key_of(request)
         found = self.cache.get(key)
         if found is not None:
             entry, tier = found
@@ -111,6 +114,14 @@ class SpeechService:
         sent = encoder.audio()
         self.cache.put(key, CachedAudio(encode(sent, request.sample_rate, request.fmt),
                                         len(sent) / request.sample_rate))
+
+    def key_of(self, request: SpeechRequest) -> str:
+        """The cache key of a whole request (its text planned by the front end)."""
+        return self._keys(request, self.engine.name, self.engine.model_hash)
+
+    def _key_uncached(self, request: SpeechRequest, engine: str, model_hash: str) -> str:
+        # `engine` and `model_hash` are here so a new engine or model never reuses a key.
+        return self.key_for(request, self.synthesizer.plan(request.text))
 
     def key_for(self, request: SpeechRequest, sentences: list[Sentence]) -> str:
         spoken = json.dumps([[s.text, s.phones, s.pause_s, *s.overrides()] for s in sentences],
