@@ -7,8 +7,8 @@ gunicorn.conf.py), so every worker builds its own engine and sessions.
 from __future__ import annotations
 
 import logging
+import os
 import time
-import uuid
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -57,7 +57,8 @@ def register_hooks(app: Flask) -> None:
     @app.before_request
     def start_request() -> None:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = incoming[:128] if incoming.isprintable() and incoming else uuid.uuid4().hex
+        fresh = incoming[:128] if incoming.isprintable() and incoming else ""
+        g.request_id = fresh or os.urandom(16).hex()
         g.started = time.perf_counter()
         g.log = {}
 
