@@ -5,6 +5,7 @@ Supported: ``<speak>``, ``<break time|strength>``, ``<prosody rate pitch volume>
 cardinal">``, ``<emotion category intensity>`` and ``<sub alias>``. Text is SSML only
 when it starts with ``<speak`` (after whitespace; or with ``<?xml`` / ``<!DOCTYPE``,
 which only a document does); anything else is plain text, even with ``<`` in it.
+What ``<say-as>`` content is read as comes from `say_as`.
 
 Parsing uses defusedxml: a DTD (and with it every entity definition, the
 "billion laughs" and external entities) is refused before anything expands, so a
@@ -25,6 +26,8 @@ from defusedxml.ElementTree import fromstring
 
 from tts.emotions import EMOTIONS
 
+from .say_as import READERS
+
 MAX_ELEMENTS = 500
 MAX_DEPTH = 16
 MAX_BREAK_S = 10.0  # one <break>
@@ -41,7 +44,6 @@ PITCH_WORDS = {"x-low": 0.8, "low": 0.9, "medium": 1.0, "default": 1.0, "high": 
                "x-high": 1.25}
 VOLUME_WORDS = {"silent": 0.0, "x-soft": 0.35, "soft": 0.6, "medium": 1.0, "default": 1.0,
                 "loud": 1.5, "x-loud": 2.0}
-SAY_AS = ("digits", "telephone", "date", "cardinal")
 PHONEME_ALPHABETS = ("py", "pinyin")
 
 
@@ -247,11 +249,15 @@ class _Walker:
     def say_as(self, el: ET.Element, style: Style, depth: int) -> None:
         _allow(el, ("interpret-as", "format", "detail"))
         kind = el.get("interpret-as")
-        if kind not in SAY_AS:
+        if kind not in READERS:
             raise SsmlError(f"text: <say-as interpret-as={kind!r}>: must be one of "
-                            + ", ".join(SAY_AS))
+                            + ", ".join(READERS))
         content = self.leaf_text(el)
-        self.text(_SAY_AS[kind](content), style)
+        try:
+            spoken = READERS[kind](content)
+        except ValueError as exc:
+            raise SsmlError(f"text: <say-as interpret-as={kind!r}>: {exc}") from exc
+        self.text(spoken, style)
 
     def sub(self, el: ET.Element, style: Style, depth: int) -> None:
         _allow(el, ("alias",))
@@ -337,92 +343,3 @@ def _volume(raw: str) -> float:
     raise SsmlError(f"text: <prosody volume={raw!r}>: use one of {', '.join(VOLUME_WORDS)}, "
                     "+ndB, -ndB or n%")
 
-
-# -- say-as ---------------------------------------------------------------------
-
-_DIGITS = "零一二三四五六七八九"
-
-
-def read_digits(text: str, one: str = "一") -> str:
-    """Every digit on its own: 2024 -> 二零二四 (other characters kept)."""
-    return "".join((one if ch == "1" else _DIGITS[int(ch)]) if ch.isdigit() and ch.isascii()
-                   else ch for ch in text)
-
-
-def read_telephone(text: str) -> str:
-    """Digit by digit with 1 as 幺; separators become light phrase breaks."""
-    groups = [g for g in re.split(r"[\s\-().]+", text.strip().lstrip("+")) if g]
-    if not groups or not all(g.isdigit() and g.isascii() for g in groups):
-        raise SsmlError(f"text: <say-as interpret-as='telephone'>: {text!r} is not a phone "
-                        "number (digits, spaces, dashes, brackets)")
-    return " ".join(read_digits(g, one="幺") for g in groups)
-
-
-def read_cardinal(text: str) -> str:
-    """An integer or decimal number in words: 12345 -> 一万二千三百四十五."""
-    m = re.fullmatch(r"\s*([+-]?)(\d{1,16})(?:\.(\d+))?\s*", text.replace(",", ""))
-    if not m:
-        raise SsmlError(f"text: <say-as interpret-as='cardinal'>: {text!r} is not a number")
-    words = ("负" if m[1] == "-" else "") + _integer(int(m[2]))
-    if m[3]:
-        words += "点" + read_digits(m[3])
-    return words
-
-
-def _below_10000(n: int) -> str:
-    out, zero = "", False
-    for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
-        digit = n // value % 10
-        if digit:
-            if zero and out:
-                out += "零"
-            out += _DIGITS[digit] + unit
-            zero = False
-        else:
-            zero = True
-    return out
-
-
-def _integer(n: int) -> str:
-    if n == 0:
-        return "零"
-    parts: list[str] = []
-    units = ("", "万", "亿", "万亿")
-    group = 0
-    need_zero = False
-    while n:
-        n, chunk = divmod(n, 10000)
-        if chunk:
-            words = _below_10000(chunk) + units[group]
-            if need_zero:
-                words += "零"
-            parts.append(words)
-            need_zero = chunk < 1000 and n > 0
-        else:
-            need_zero = bool(parts)
-        group += 1
-    text = "".join(reversed(parts)).replace("零零", "零").rstrip("零")
-    if text.startswith("一十"):  # 一十五 is read 十五
-        text = text[1:]
-    return text
-
-
-def read_date(text: str) -> str:
-    """2024-05-01, 2024/5/1, 2024.5.1 or 2024年5月1日 -> 二零二四年五月一日."""
-    m = re.fullmatch(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*(?:[-/.月]\s*(\d{1,2})\s*日?)?"
-                     r"\s*(?:月)?\s*", text)
-    if not m or not 1 <= int(m[2]) <= 12 or (m[3] and not 1 <= int(m[3]) <= 31):
-        raise SsmlError(f"text: <say-as interpret-as='date'>: {text!r} is not a date like "
-                        "2024-05-01")
-    out = f"{read_digits(m[1])}年{_integer(int(m[2]))}月"
-    if m[3]:
-        out += f"{_integer(int(m[3]))}日"
-    return out
-
-
-_SAY_AS = {
-    "digits": read_digits,
-    "telephone": read_telephone,
-    "date": read_date,
-    "cardinal": read_cardinal,
-}
