@@ -101,7 +101,8 @@ def init_app(app: Flask, settings: Settings) -> None:
     keys = settings.api_key_list
     buckets = (TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst)
                if settings.rate_limit_per_s > 0 else None)
-    app.extensions["rate_limit"] = buckets
+    if not keys and buckets is None:
+        return  # nothing to check: no per-request cost at all
 
     @app.before_request
     def guard_synthesis() -> None:

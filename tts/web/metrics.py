@@ -206,13 +206,10 @@ def init_app(app: Flask) -> None:
     # A worker reports itself ready at once, not only when a request reaches it.
     app.extensions["tts"].on_ready.append(lambda: _safe_sample(app))
 
-    @app.before_request
-    def metrics_start() -> None:
-        g.metrics_started = time.perf_counter()
-
     @app.after_request
     def metrics_finish(response: Response) -> Response:
-        elapsed = time.perf_counter() - g.get("metrics_started", time.perf_counter())
+        # From `g.started`, set by app.py as the request begins (as streams measure too).
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
         series(REQUESTS, route, request.method, str(response.status_code)).inc()
         series(LATENCY, route).observe(elapsed)
