@@ -1,4 +1,7 @@
-"""Shared fixtures: the real built voice, one warmed engine, and the app.
+"""Shared fixtures: the real built voice, one warmed engine, and the app; and the
+checks the HTTP API tests (tests/test_http_*.py) all make of a response. Those
+tests hold the app to the contract in /work/shared/API.md through Flask's test
+client, the real parser, cache and ONNX engine; nothing is mocked.
 
 The voice is built by `make test` before pytest starts (`make voice`); these
 fixtures load it and fail with the command to run if it is missing.
@@ -6,12 +9,15 @@ fixtures load it and fail with the command to run if it is missing.
 
 from __future__ import annotations
 
+import io
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from app import create_app
 from config import Settings
@@ -20,8 +26,14 @@ from tts.frontend import Frontend
 from tts.voices import Voice
 from tts.voices.build import default_voice_dir
 from tts.voices.manifest import is_valid
+from tts.web import errors
 
 pytest_plugins = ["tests.redis_fixture", "tests.gunicorn_server"]
+
+# Texts and the voice's rate the HTTP API tests share.
+TEXT = "今天天气很好，我们一起去公园散步。"  # 15 syllables, about 3.4 s
+SHORT = "你好。"
+NATIVE_RATE = 24000
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +82,44 @@ def app(voice_dir: Path) -> Iterator[Flask]:
 @pytest.fixture()
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture()
+def stopped_app(voice_dir: Path) -> Iterator[Flask]:
+    """An app whose engine was never started: the worker is not ready."""
+    flask_app = create_app(make_settings(voice_dir), start=False)
+    yield flask_app
+    flask_app.extensions["tts"].close()
+
+
+def assert_error(response: TestResponse, status: int, *named: str) -> str:
+    """The documented envelope with `status`; the message contains every `named` string."""
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert isinstance(body, dict) and set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) == {"code", "message", "request_id"}, error
+    assert error["code"] == errors.BY_STATUS[status].code
+    assert error["request_id"] and error["request_id"] == response.headers["X-Request-ID"]
+    message: str = error["message"]
+    for word in named:
+        assert word in message, f"{word!r} not in {message!r}"
+    return message
+
+
+def post_raw(client: FlaskClient, body: bytes, path: str = "/api/tts") -> TestResponse:
+    """POST bytes as JSON, so tests can send what json.dumps never would (NaN, lone \\ud800)."""
+    return client.post(path, data=body, content_type="application/json")
+
+
+def wav_info(data: bytes) -> tuple[int, int, int, int]:
+    """(channels, sample width in bytes, rate, frames), read by the stdlib parser."""
+    with wave.open(io.BytesIO(data), "rb") as reader:
+        assert reader.getcomptype() == "NONE"
+        return (reader.getnchannels(), reader.getsampwidth(), reader.getframerate(),
+                reader.getnframes())
+
+
+def header_duration(response: TestResponse) -> float:
+    return float(response.headers["X-Audio-Duration"])
