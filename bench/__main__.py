@@ -10,327 +10,50 @@ saturation, cached requests/s (memory tier, Redis tier with a real redis-server)
 share of a bare Flask app serving the same bytes, streaming time to first audio (alone
 and beside 4 other streams), cold start, resident memory per worker, and the seed's
 35%-repeat mix. Writes bench/RESULTS.md, bench/results/*.png and bench/results/bench.json.
-Everything binds 127.0.0.1; every phase is bounded in time.
+Everything binds 127.0.0.1; every phase is bounded in time. This module starts the
+servers and runs the phases (bench/phases.py) in order; bench/results_md.py and
+bench/plots.py write the report.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gc
 import json
 import logging
-import math
-import multiprocessing
 import os
 import platform
 import shlex
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import requests
 
 from bench import load, plots
 from bench import rtf as rtf_bench
-from bench.healthz_under_load import probe_healthz
-from bench.load import (
-    BENCH_DIR,
-    ROOT,
-    MixedTexts,
-    Result,
-    Texts,
-    closed_loop,
-    first_audio,
-    hammer,
-    ms,
-    pct,
-    rss_mb,
-    synthesize,
+from bench.load import BENCH_DIR, ROOT, Texts, ms, pct, rss_mb, synthesize
+from bench.phases import (
+    RAW_VOICE,
+    Figures,
+    Settings,
+    measure_cached,
+    measure_cold_start,
+    measure_healthz,
+    measure_latency,
+    measure_mixed,
+    measure_rtf,
+    measure_sweep,
+    measure_ttfa,
 )
-from bench.results_md import render
-from bench.servers import BareServer, SeedServer
-from tests.gunicorn_server import GunicornServer, chinese_number
+from bench.results_md import RESULTS_DIR, render
+from bench.servers import SeedServer
+from tests.gunicorn_server import GunicornServer
 from tests.redis_fixture import RedisServer
-from tts.voices.build import default_voice_dir
 
 _LOGGER = logging.getLogger("bench")
-
-RESULTS_DIR = BENCH_DIR / "results"
-RAW_VOICE = Path("/tmp/voice-raw")
-
-
-@dataclass
-class Settings:
-    rtf_runs: int = 2
-    latency_pairs: int = 20
-    ttfa_samples: int = 20
-    seed_ttfa_samples: int = 8
-    levels: tuple[int, ...] = (1, 2, 4, 8)
-    sweep_rounds: int = 2
-    sweep_seconds: float = 8.0
-    healthz_seconds: float = 15.0
-    cached_rounds: int = 3
-    cached_seconds: float = 5.0
-    cached_connections: int = 16
-    mixed_rounds: int = 2
-    mixed_seconds: float = 15.0
-    mixed_clients: int = 4
-    cold_runs: int = 3
-
-    @classmethod
-    def quick(cls) -> Settings:
-        return cls(rtf_runs=1, latency_pairs=4, ttfa_samples=4, seed_ttfa_samples=2,
-                   levels=(1, 4), sweep_rounds=1, sweep_seconds=4, healthz_seconds=4,
-                   cached_rounds=1, cached_seconds=2, mixed_rounds=1, mixed_seconds=5,
-                   cold_runs=1)
-
-
-@dataclass
-class Figures:
-    """Everything measured, as raw samples and summaries (dumped to bench.json)."""
-
-    meta: dict[str, Any] = field(default_factory=dict)
-    values: dict[str, Any] = field(default_factory=dict)
-
-    def put(self, key: str, value: Any) -> None:
-        self.values[key] = value
-        _LOGGER.info("%s = %s", key, value if not isinstance(value, list) or len(value) < 8
-                     else f"[{len(value)} samples]")
-
-
-def phase(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    def wrap(fn: Callable[..., None]) -> Callable[..., None]:
-        def run(*args: Any, **kwargs: Any) -> None:
-            started = time.monotonic()
-            _LOGGER.info("phase %s: start (load %s)", name, load.loadavg())
-            fn(*args, **kwargs)
-            _LOGGER.info("phase %s: %.0f s", name, time.monotonic() - started)
-        return run
-    return wrap
-
-
-def summary(values: Sequence[float]) -> dict[str, float]:
-    clean = [v for v in values if not math.isnan(v)]
-    return {"n": len(clean), "p50": pct(clean, .5), "p90": pct(clean, .9),
-            "p99": pct(clean, .99), "max": max(clean, default=math.nan)}
-
-
-def ok_seconds(results: Sequence[Result]) -> list[float]:
-    return [r.seconds for r in results if r.status == 200]
-
-
-# ------------------------------------------------------------------ phases
-
-
-@phase("rtf")
-def measure_rtf(fig: Figures, s: Settings) -> None:
-    corpus = load.load_corpus()
-    configs = rtf_bench.load_configs([default_voice_dir(), RAW_VOICE], [2])
-    meta = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": fig.meta["machine"], "load_start": rtf_bench.load_text(),
-            "command": f".venv/bin/python -m bench (runs bench.rtf's measure, {s.rtf_runs} runs,"
-                       " 2 ORT threads)", "corpus": "bench/corpus.txt"}
-    loads = rtf_bench.measure(configs, corpus, s.rtf_runs)
-    meta["load_end"] = rtf_bench.load_text()
-    (RESULTS_DIR / "rtf_in_bench.md").write_text(rtf_bench.report(configs, corpus, meta, loads),
-                                        encoding="utf-8")
-    service, seed = (rtf_bench.median_of_runs(c) for c in configs)
-    fig.put("rtf", {"service": {"corpus": service.corpus_rtf, "median": service.median_rtf,
-                                "p90": service.p90_rtf},
-                    "seed": {"corpus": seed.corpus_rtf, "median": seed.median_rtf,
-                             "p90": seed.p90_rtf},
-                    "per_run_service": [rtf_bench.RunStats.of(r).corpus_rtf
-                                        for r in configs[0].runs]})
-    del configs
-    gc.collect()
-
-
-@phase("cold start")
-def measure_cold_start(fig: Figures, s: Settings) -> None:
-    service: list[float] = []
-    seed: list[float] = []
-    idle_rss: list[float] = []
-    for _ in range(s.cold_runs):
-        server = GunicornServer({"SOCKETIO_PORT": "0"}, ready_streak=1)
-        started = time.monotonic()
-        try:
-            server.start()
-            service.append(time.monotonic() - started)
-            idle_rss += [rss_mb(pid) for pid in server.worker_pids()]
-        finally:
-            server.stop()
-        baseline = SeedServer(RAW_VOICE)
-        try:
-            seed.append(baseline.start())
-        finally:
-            baseline.stop()
-    fig.put("cold_start", {"service": service, "seed": seed, "service_idle_rss_mb": idle_rss})
-
-
-@phase("uncached latency, one client")
-def measure_latency(fig: Figures, s: Settings, url: str, seed_url: str) -> None:
-    texts, seed_texts = Texts("甲"), Texts("甲")
-    service: list[float] = []
-    seed: list[float] = []
-    for i in range(s.latency_pairs):  # alternate who goes first
-        pair = [(url, texts, service), (seed_url, seed_texts, seed)]
-        for target, source, out in pair if i % 2 == 0 else reversed(pair):
-            result = synthesize(target, source.next())
-            if result.status == 200:
-                out.append(result.seconds)
-    fig.put("latency_1", {"service": service, "seed": seed})
-
-
-@phase("time to first audio")
-def measure_ttfa(fig: Figures, s: Settings, url: str, seed_url: str) -> None:
-    texts, seed_texts = Texts("乙"), Texts("乙")
-
-    def ttfa(target: str, source: Texts, path: str, n: int) -> list[float]:
-        out = []
-        for _ in range(n):
-            status, first, _ = first_audio(target, source.next(), path)
-            if status == 200:
-                out.append(first)
-        return out
-
-    stream = "/api/tts/stream"
-    alone = ttfa(url, texts, stream, s.ttfa_samples)
-    seed_alone = ttfa(seed_url, seed_texts, "/api/tts", s.seed_ttfa_samples)
-    with load.Background(lambda: first_audio(url, texts.next(), stream), 4):
-        time.sleep(1.0)
-        loaded = ttfa(url, texts, stream, s.ttfa_samples)
-    with load.Background(lambda: synthesize(seed_url, seed_texts.next()), 4):
-        time.sleep(1.0)
-        seed_loaded = ttfa(seed_url, seed_texts, "/api/tts", s.seed_ttfa_samples)
-    fig.put("ttfa", {"service": alone, "service_4": loaded, "seed": seed_alone,
-                     "seed_4": seed_loaded})
-
-
-@phase("throughput vs concurrency")
-def measure_sweep(fig: Figures, s: Settings, url: str, seed_url: str) -> None:
-    texts, seed_texts = Texts("丙"), Texts("丙")
-    rps: dict[str, dict[int, list[float]]] = {"service": {}, "seed": {}}
-    lat: dict[str, dict[int, list[float]]] = {"service": {}, "seed": {}}
-    errors: dict[str, int] = {"service": 0, "seed": 0}
-    for _ in range(s.sweep_rounds):
-        for level in s.levels:
-            for name, target, source in (("service", url, texts),
-                                         ("seed", seed_url, seed_texts)):
-                def one(target: str = target, source: Texts = source) -> Result:
-                    return synthesize(target, source.next())
-                results, elapsed = closed_loop(one, level, s.sweep_seconds)
-                ok = ok_seconds(results)
-                errors[name] += len(results) - len(ok)
-                rps[name].setdefault(level, []).append(len(ok) / elapsed)
-                lat[name].setdefault(level, []).extend(ok)
-    fig.put("sweep", {"levels": list(s.levels), "rps": rps, "latency": lat,
-                      "errors": errors})
-
-
-@phase("/healthz under saturation")
-def measure_healthz(fig: Figures, s: Settings, url: str, worker_pids: list[int]) -> None:
-    texts = Texts("丁")
-    ctx = multiprocessing.get_context("spawn")
-    stop_recv, stop_send = ctx.Pipe(duplex=False)
-    out_recv, out_send = ctx.Pipe(duplex=False)
-    prober = ctx.Process(target=probe_healthz, args=(url, 0.02, stop_recv, out_send))
-    prober.start()
-    time.sleep(1.5)  # the child imports before it probes
-    before = cpu_seconds(worker_pids)
-    results, elapsed = closed_loop(lambda: synthesize(url, texts.next()), 8, s.healthz_seconds)
-    cores = (cpu_seconds(worker_pids) - before) / elapsed
-    stop_send.send(True)
-    latencies, failures = out_recv.recv()
-    prober.join(10)
-    fig.put("healthz", {"latency": latencies, "failures": failures, "worker_cores": cores,
-                        "synthesis_ok": len(ok_seconds(results)),
-                        "synthesis_other": len(results) - len(ok_seconds(results))})
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def prime(url: str, body: dict[str, Any], tier: str, streak: int = 6) -> bytes:
-    """Repeat on fresh connections until `streak` answers in a row come from `tier`."""
-    run, data = 0, b""
-    for _ in range(60):
-        response = requests.post(url + "/api/tts", json=body, timeout=60)
-        response.raise_for_status()
-        data = response.content
-        run = run + 1 if response.headers.get("X-Cache") == tier else 0
-        if run >= streak:
-            return data
-    raise RuntimeError(f"{url}: never {streak} x {tier} in a row")
-
-
-@phase("cached requests/s")
-def measure_cached(fig: Figures, s: Settings, url: str, redis_url: str, workers: int) -> None:
-    body: dict[str, Any] = {"text": load.load_corpus()[0]}
-    data = prime(url, body, "hit-memory")
-    with tempfile.NamedTemporaryFile(suffix=".wav", delete=False) as handle:
-        handle.write(data)
-    tier2 = GunicornServer({"REDIS_URL": redis_url, "CACHE_MEMORY_BYTES": "0",
-                            "SOCKETIO_PORT": "0", "WORKERS": str(workers)})
-    bare = BareServer(Path(handle.name), workers)
-    try:
-        tier2.start()
-        bare.start()
-        assert prime(tier2.url, body, "hit-redis") == data
-        assert requests.post(bare.url + "/api/tts", json=body, timeout=10).content == data
-        runs: dict[str, list[dict[str, float]]] = {"memory": [], "redis": [], "bare": []}
-        for _ in range(s.cached_rounds):
-            for name, target in (("memory", url), ("redis", tier2.url), ("bare", bare.url)):
-                got = hammer(target, body, connections=s.cached_connections,
-                             seconds=s.cached_seconds)
-                runs[name].append({"rps": got.rps, "p50": got.p50, "p90": got.p90,
-                                   "p99": got.p99, "errors": got.errors,
-                                   "requests": got.requests})
-    finally:
-        tier2.stop()
-        bare.stop()
-        os.unlink(handle.name)
-    fig.put("cached", {"runs": runs, "bytes": len(data), "connections": s.cached_connections,
-                       "tool": "wrk" if load.have_wrk() else "python threads"})
-
-
-@phase("35% repeat mix")
-def measure_mixed(fig: Figures, s: Settings, url: str, seed_url: str) -> None:
-    out: dict[str, dict[str, list[Any]]] = {
-        name: {"rps": [], "latency": [], "hits": [], "errors": []} for name in ("service", "seed")}
-    for round_no in range(s.mixed_rounds):
-        for name, target in (("service", url), ("seed", seed_url)):
-            mix = MixedTexts(Texts(f"戊{chinese_number(round_no)}"), 0.35, seed=round_no)
-
-            def one(target: str = target, mix: MixedTexts = mix) -> Result:
-                return synthesize(target, mix.next())
-            results, elapsed = closed_loop(one, s.mixed_clients, s.mixed_seconds)
-            ok = [r for r in results if r.status == 200]
-            out[name]["rps"].append(len(ok) / elapsed)
-            out[name]["latency"].extend(r.seconds for r in ok)
-            out[name]["hits"].append(sum(1 for r in ok if r.cache and r.cache != "miss")
-                                     / max(1, len(ok)))
-            out[name]["errors"].append(len(results) - len(ok))
-    fig.put("mixed", out)
-
-
-# ------------------------------------------------------------------ driver
 
 
 def machine() -> str:
@@ -368,38 +91,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--wait-max", type=float, default=1200.0)
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "RESULTS.md")
     return parser.parse_args(argv)
-
-
-def make_plots(fig: Figures) -> None:
-    v = fig.values
-    plots.latency_cdfs(
-        RESULTS_DIR / "latency.png",
-        {"uncached 72-char request, one client": {
-            "service": v["latency_1"]["service"], "seed-style baseline": v["latency_1"]["seed"]},
-         "time to first audio, 72 chars": {
-            "service stream": v["ttfa"]["service"],
-            "service stream + 4 streams": v["ttfa"]["service_4"],
-            "seed (whole response)": v["ttfa"]["seed"],
-            "seed + 4 requests": v["ttfa"]["seed_4"]},
-         "35% repeat mix, 4 clients": {
-            "service": v["mixed"]["service"]["latency"],
-            "seed-style baseline": v["mixed"]["seed"]["latency"]}},
-        {"uncached 72-char request, one client": 0.4, "time to first audio, 72 chars": 0.1})
-    sweep = v["sweep"]
-    levels = sweep["levels"]
-    plots.throughput_vs_concurrency(
-        RESULTS_DIR / "throughput.png", levels,
-        {name: [statistics.median(sweep["rps"][name][lvl]) for lvl in levels]
-         for name in ("service", "seed")},
-        {name: [pct(sweep["latency"][name][lvl], .5) for lvl in levels]
-         for name in ("service", "seed")})
-    cached = v["cached"]["runs"]
-    label = {"memory": "service tier 1", "redis": "service tier 2", "bare": "bare Flask"}
-    plots.cached_bars(RESULTS_DIR / "cached.png",
-                      {label[k]: statistics.median(r["rps"] for r in runs)
-                       for k, runs in cached.items()},
-                      {label[k]: 1000 * statistics.median(r["p99"] for r in runs)
-                       for k, runs in cached.items()})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -458,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             redis.stop()
     fig.meta["load_end"] = load.loadavg()
     fig.meta["duration_s"] = time.monotonic() - started
-    make_plots(fig)
+    plots.write_all(RESULTS_DIR, fig.values)
     (RESULTS_DIR / "bench.json").write_text(
         json.dumps({"meta": fig.meta, "values": fig.values}, indent=1, default=float),
         encoding="utf-8")

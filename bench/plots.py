@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+from bench.load import pct
 
 
 def _cdf(ax: plt.Axes, values: Sequence[float], label: str) -> None:
@@ -79,3 +83,35 @@ def cached_bars(path: Path, rps: Mapping[str, float], p99_ms: Mapping[str, float
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def write_all(directory: Path, v: Mapping[str, Any]) -> None:
+    """The three PNGs RESULTS.md links, from the figures `python -m bench` measured."""
+    latency_cdfs(
+        directory / "latency.png",
+        {"uncached 72-char request, one client": {
+            "service": v["latency_1"]["service"], "seed-style baseline": v["latency_1"]["seed"]},
+         "time to first audio, 72 chars": {
+            "service stream": v["ttfa"]["service"],
+            "service stream + 4 streams": v["ttfa"]["service_4"],
+            "seed (whole response)": v["ttfa"]["seed"],
+            "seed + 4 requests": v["ttfa"]["seed_4"]},
+         "35% repeat mix, 4 clients": {
+            "service": v["mixed"]["service"]["latency"],
+            "seed-style baseline": v["mixed"]["seed"]["latency"]}},
+        {"uncached 72-char request, one client": 0.4, "time to first audio, 72 chars": 0.1})
+    sweep = v["sweep"]
+    levels = sweep["levels"]
+    throughput_vs_concurrency(
+        directory / "throughput.png", levels,
+        {name: [statistics.median(sweep["rps"][name][lvl]) for lvl in levels]
+         for name in ("service", "seed")},
+        {name: [pct(sweep["latency"][name][lvl], .5) for lvl in levels]
+         for name in ("service", "seed")})
+    cached = v["cached"]["runs"]
+    label = {"memory": "service tier 1", "redis": "service tier 2", "bare": "bare Flask"}
+    cached_bars(directory / "cached.png",
+                      {label[k]: statistics.median(r["rps"] for r in runs)
+                       for k, runs in cached.items()},
+                      {label[k]: 1000 * statistics.median(r["p99"] for r in runs)
+                       for k, runs in cached.items()})
