@@ -1,4 +1,4 @@
-"""Load and fault tests against real gunicorn on 127.0.0.1: shorter runs of bench/faults.py.
+"""Load and fault tests against real gunicorn on 127.0.0.1: shorter runs of bench/faults/.
 
 What tests/test_gunicorn.py already covers is not repeated here (one overload burst,
 SIGTERM drain of in-flight requests, a killed idle worker, /healthz under load). These
@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import pytest
 
-from bench import faults
+from bench.faults.outcome import Outcome
+from bench.faults.overload import overload
+from bench.faults.redis_restart import redis_restart
+from bench.faults.signals import kill_worker
 from tests.gunicorn_server import ServerFactory
 from tests.redis_fixture import RedisServer
 
 
-def report(outcome: faults.Outcome) -> None:
+def report(outcome: Outcome) -> None:
     print(f"{outcome.name}: {outcome.figures}")
     assert outcome.passed, outcome.violations
 
@@ -29,8 +32,8 @@ def test_sustained_overload_is_refused_fast_and_memory_stays_bounded(
     # Capacity 2 x (1 + 2) = 6, so 24 clients. Bounds generous for a shared machine: the
     # latencies are seen from a client whose 24 threads share the cores with the service.
     server = gunicorn_servers({"WORKERS": "2", "QUEUE_SIZE": "2"})
-    outcome = faults.overload(server, seconds=10, healthz_p99_s=1.0, refusal_s=3.0,
-                              refusal_p50_s=0.5)
+    outcome = overload(server, seconds=10, healthz_p99_s=1.0, refusal_s=3.0,
+                       refusal_p50_s=0.5)
     report(outcome)
     assert outcome.figures["clients"] == 24
 
@@ -41,7 +44,7 @@ def test_redis_restart_during_load_fails_no_request(
     redis_server.flush()
     server = gunicorn_servers({"REDIS_URL": redis_server.url})
     try:
-        report(faults.redis_restart(server, redis_server, seconds=12))
+        report(redis_restart(server, redis_server, seconds=12))
     finally:
         redis_server.ensure_ready()
         redis_server.flush()
@@ -51,4 +54,4 @@ def test_redis_restart_during_load_fails_no_request(
 def test_worker_killed_during_load_fails_only_its_requests(
         gunicorn_servers: ServerFactory, clients: int) -> None:
     server = gunicorn_servers({"WORKERS": "2"})
-    report(faults.kill_worker(server, seconds=9, clients=clients))
+    report(kill_worker(server, seconds=9, clients=clients))
