@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import http.client
 import itertools
 import multiprocessing
 import os
@@ -40,15 +39,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
+from bench.load import probe_healthz  # noqa: E402
 from tests.gunicorn_server import (  # noqa: E402
     SENTENCES,
     GunicornServer,
@@ -152,31 +150,6 @@ def synthesize(url: str, text: str) -> Result:
         return Result(-1, time.perf_counter() - started)
     audio = float(response.headers.get("X-Audio-Duration", 0) or 0)
     return Result(response.status_code, time.perf_counter() - started, audio)
-
-
-def probe_healthz(url: str, interval_s: float, stop: Connection, out: Connection) -> None:
-    """Child process: GET /healthz on a fresh connection every interval until told to stop."""
-    parts = urlsplit(url)
-    latencies, failures = [], 0
-    next_at = time.monotonic()
-    while not stop.poll():
-        started = time.perf_counter()
-        try:
-            conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port,
-                                              timeout=10)
-            conn.request("GET", "/healthz")
-            response = conn.getresponse()
-            response.read()
-            conn.close()
-            if response.status == 200:
-                latencies.append(time.perf_counter() - started)
-            else:
-                failures += 1
-        except OSError:
-            failures += 1
-        next_at += interval_s
-        time.sleep(max(0.0, next_at - time.monotonic()))
-    out.send((latencies, failures))
 
 
 def saturate(url: str, clients: int, duration_s: float) -> tuple[list[Result], float]:

@@ -22,8 +22,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -190,6 +192,37 @@ class Background:
         self._stop.set()
         for thread in self._threads:
             thread.join(TIMEOUT_S + 5)
+
+
+def probe_healthz(url: str, interval_s: float, stop: Connection, out: Connection) -> None:
+    """GET /healthz every `interval_s`, each on a new connection (as kubelet probes), until
+    `stop` has something to read; then send (latencies of the 200s, count of the rest)
+    on `out`. Meant as the target of a separate process, so that the GIL of the threads
+    making the load does not delay the probes: keep it a top-level function."""
+    parts = urlsplit(url)
+    latencies: list[float] = []
+    failures = 0
+    next_at = time.monotonic()
+    while not stop.poll():
+        started = time.perf_counter()
+        conn = http.client.HTTPConnection(parts.hostname or HOST, parts.port, timeout=10)
+        try:
+            conn.request("GET", "/healthz")
+            response = conn.getresponse()
+            response.read()
+            seconds = time.perf_counter() - started
+        except OSError:
+            failures += 1
+        else:
+            if response.status == 200:
+                latencies.append(seconds)
+            else:
+                failures += 1
+        finally:
+            conn.close()
+        next_at += interval_s
+        time.sleep(max(0.0, next_at - time.monotonic()))
+    out.send((latencies, failures))
 
 
 # ------------------------------------------------------------------ statistics

@@ -23,7 +23,6 @@ import requests
 
 from bench import load
 from bench import rtf as rtf_bench
-from bench.healthz_under_load import probe_healthz
 from bench.load import (
     MixedTexts,
     Result,
@@ -31,6 +30,7 @@ from bench.load import (
     closed_loop,
     first_audio,
     hammer,
+    probe_healthz,
     rss_mb,
     synthesize,
 )

@@ -10,8 +10,7 @@ import time
 import requests
 
 from bench.faults.outcome import Outcome, statuses, worker_rss
-from bench.healthz_under_load import probe_healthz
-from bench.load import Result, Texts, closed_loop, pct, synthesize
+from bench.load import Result, Texts, closed_loop, pct, probe_healthz, synthesize
 from tests.gunicorn_server import GunicornServer
 
 
