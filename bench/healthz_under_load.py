@@ -41,13 +41,22 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
-import requests  # noqa: E402
+import requests
 
-from bench.load import probe_healthz  # noqa: E402
-from tests.gunicorn_server import (  # noqa: E402
+from bench.load import (
+    ROOT,
+    TIMEOUT_S,
+    Result,
+    cpu_seconds,
+    loadavg,
+    ms,
+    pct,
+    probe_healthz,
+    synthesize,
+)
+from tests.gunicorn_server import (
     SENTENCES,
     GunicornServer,
     ServerError,
@@ -55,11 +64,10 @@ from tests.gunicorn_server import (  # noqa: E402
 )
 
 RESULTS = ROOT / "bench" / "results" / "healthz_under_load.md"
-TIMEOUT_S = 60.0
 _COUNTER = itertools.count()
 
 
-# ------------------------------------------------------------------ texts and stats
+# ------------------------------------------------------------------ texts
 
 
 def text72(n: int) -> str:
@@ -73,25 +81,7 @@ def next_text() -> str:
     return text72(next(_COUNTER))
 
 
-def pct(values: Sequence[float], fraction: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f}"
-
-
 # ------------------------------------------------------------------ CPU accounting
-
-
-def process_cpu_s(pid: int) -> float:
-    """utime + stime (all threads) of a live process, in seconds."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_busy_s() -> float:
@@ -124,7 +114,7 @@ class CpuWindow:
                       "other": max(0.0, machine - service - client)}
 
     def _service(self) -> float:
-        return sum(process_cpu_s(pid) for pid in self.workers)
+        return cpu_seconds(self.workers)
 
     @staticmethod
     def _self() -> float:
@@ -133,23 +123,6 @@ class CpuWindow:
 
 
 # ------------------------------------------------------------------ traffic
-
-
-@dataclass
-class Result:
-    status: int
-    seconds: float
-    audio_s: float = 0.0
-
-
-def synthesize(url: str, text: str) -> Result:
-    started = time.perf_counter()
-    try:
-        response = requests.post(url + "/api/tts", json={"text": text}, timeout=TIMEOUT_S)
-    except requests.RequestException:
-        return Result(-1, time.perf_counter() - started)
-    audio = float(response.headers.get("X-Audio-Duration", 0) or 0)
-    return Result(response.status_code, time.perf_counter() - started, audio)
 
 
 def saturate(url: str, clients: int, duration_s: float) -> tuple[list[Result], float]:
@@ -224,8 +197,8 @@ def run_saturation(server: GunicornServer, clients: int, duration_s: float,
         "| measure | n | p50 | p90 | p99 | max |",
         "|---|---|---|---|---|---|",
         f"| /healthz latency (ms, fresh connection each) | {len(latencies)} | "
-        f"{ms(pct(latencies, .5))} | {ms(pct(latencies, .9))} | {ms(pct(latencies, .99))} | "
-        f"{ms(max(latencies, default=float('nan')))} |",
+        f"{ms(pct(latencies, .5), 1)} | {ms(pct(latencies, .9), 1)} | "
+        f"{ms(pct(latencies, .99), 1)} | {ms(max(latencies, default=float('nan')), 1)} |",
         f"| synthesis latency (ms, 72 chars, uncached) | {len(ok)} | "
         f"{ms(pct([r.seconds for r in ok], .5))} | {ms(pct([r.seconds for r in ok], .9))} | "
         f"{ms(pct([r.seconds for r in ok], .99))} | "
@@ -397,7 +370,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     command = ".venv/bin/python bench/healthz_under_load.py " + shlex.join(
         sys.argv[1:] if argv is None else argv)
-    load_before = Path("/proc/loadavg").read_text().split()[:3]
     started = time.monotonic()
     lines = [
         "## /healthz under synthesis load, overload, and thread/worker combinations",
@@ -406,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"- machine: {machine()}",
         f"- code: {args.code or commit(args.repo)}",
         f"- command: `{command.strip()}`",
-        f"- load average before: {' '.join(load_before)}. The machine is shared: other "
+        f"- load average before: {loadavg()}. The machine is shared: other "
         "engineers run tests on it at the same time, so absolute numbers are noisy; the "
         "'other processes' cores below say how noisy.",
         "",
@@ -423,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines += run_combinations(list(args.combos), args.rounds, args.config_clients,
                               args.config_seconds, args.singles, args.repo)
     lines += [f"Total bench time {time.monotonic() - started:.0f} s; load average after: "
-              f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])}.", ""]
+              f"{loadavg()}.", ""]
     report = "\n".join(lines)
     print(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)

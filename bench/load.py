@@ -1,4 +1,5 @@
-"""Load generation and measurement helpers shared by `python -m bench` and `bench.faults`.
+"""Load generation and measurement helpers shared by `python -m bench`, `bench.faults`
+and bench/healthz_under_load.py.
 
 Everything here talks to 127.0.0.1 only and is bounded: closed-loop clients stop at a
 deadline (and optionally a request budget), every request has a timeout. `wrk` (Debian
@@ -20,7 +21,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -97,6 +98,7 @@ class Result:
     size: int = 0
     error: str = ""
     started: float = 0.0  # monotonic
+    audio_s: float = 0.0  # X-Audio-Duration: seconds of audio in the answer
 
 
 def post_tts(url: str, body: dict[str, Any], *, path: str = "/api/tts",
@@ -110,7 +112,8 @@ def post_tts(url: str, body: dict[str, Any], *, path: str = "/api/tts",
         return Result(0, time.perf_counter() - t0, error=kind, started=started)
     return Result(response.status_code, time.perf_counter() - t0,
                   response.headers.get("Retry-After"), response.headers.get("X-Cache"),
-                  len(response.content), started=started)
+                  len(response.content), started=started,
+                  audio_s=float(response.headers.get("X-Audio-Duration") or 0))
 
 
 def synthesize(url: str, text: str, session: requests.Session | None = None) -> Result:
@@ -239,8 +242,9 @@ def pct(values: list[float], q: float) -> float:
     return clean[low] + (clean[high] - clean[low]) * (pos - low)
 
 
-def ms(seconds: float) -> str:
-    return "n/a" if math.isnan(seconds) else f"{seconds * 1000:.0f}"
+def ms(seconds: float, digits: int = 0) -> str:
+    """Seconds as milliseconds with `digits` decimals; 'n/a' for nan."""
+    return "n/a" if math.isnan(seconds) else f"{seconds * 1000:.{digits}f}"
 
 
 # ------------------------------------------------------------------ processes
@@ -255,6 +259,20 @@ def rss_mb(pid: int) -> float:
     except OSError:
         pass
     return math.nan
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """CPU time (user + system, all threads) the given processes have used so far, from
+    /proc; a process that is gone counts 0."""
+    ticks = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "; field 3 first
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def loadavg() -> str:

@@ -28,6 +28,7 @@ from bench.load import (
     Result,
     Texts,
     closed_loop,
+    cpu_seconds,
     first_audio,
     hammer,
     probe_healthz,
@@ -223,18 +224,6 @@ def measure_healthz(fig: Figures, s: Settings, url: str, worker_pids: list[int])
     fig.put("healthz", {"latency": latencies, "failures": failures, "worker_cores": cores,
                         "synthesis_ok": len(ok_seconds(results)),
                         "synthesis_other": len(results) - len(ok_seconds(results))})
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def prime(url: str, body: dict[str, Any], tier: str, streak: int = 6) -> bytes:
