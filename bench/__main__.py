@@ -33,7 +33,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench import load, plots
-from bench import rtf as rtf_bench
 from bench.load import BENCH_DIR, ROOT, Texts, ms, pct, rss_mb, synthesize
 from bench.phases import (
     RAW_VOICE,
@@ -49,16 +48,12 @@ from bench.phases import (
     measure_ttfa,
 )
 from bench.results_md import RESULTS_DIR, render
+from bench.run_info import git_commit, machine
 from bench.servers import SeedServer
 from tests.gunicorn_server import GunicornServer
 from tests.redis_fixture import RedisServer
 
 _LOGGER = logging.getLogger("bench")
-
-
-def machine() -> str:
-    return (f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), "
-            f"{rtf_bench.cpu_model()}, {platform.system()} {platform.release()}")
 
 
 def wait_for_load(max_load: float, max_wait_s: float) -> tuple[float, list[str]]:
@@ -70,17 +65,6 @@ def wait_for_load(max_load: float, max_wait_s: float) -> tuple[float, list[str]]
         time.sleep(30)
         seen.append(load.loadavg())
     return time.monotonic() - started, seen
-
-
-def git_commit() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                              capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=ROOT, text=True, capture_output=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + (" (uncommitted edits present)" if dirty else "")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -28,10 +28,8 @@ import datetime
 import itertools
 import multiprocessing
 import os
-import platform
 import shlex
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -56,6 +54,7 @@ from bench.load import (
     probe_healthz,
     synthesize,
 )
+from bench.run_info import git_commit, machine
 from tests.gunicorn_server import (
     SENTENCES,
     GunicornServer,
@@ -315,26 +314,10 @@ def run_combinations(combos: list[Combo], rounds: int, clients: int, seconds: fl
 # ------------------------------------------------------------------ report
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    return f"{os.cpu_count()} CPUs (nproc), {model}, Linux {platform.release()}"
-
-
-def commit(cwd: Path) -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                             capture_output=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                           text=True, capture_output=True).stdout.strip()
-    if cwd != ROOT:
-        return f"{out} (served from the tree at {cwd})"
-    return f"{out} (served from this working tree{'; uncommitted edits present' if dirty else ''})"
+def served_code(repo: Path) -> str:
+    """The commit of this checkout, and which tree the servers ran from."""
+    tree = "this working tree" if repo == ROOT else f"the tree at {repo}"
+    return f"{git_commit()}, served from {tree}"
 
 
 def parse_combo(text: str) -> Combo:
@@ -376,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         f"- date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
         f"- machine: {machine()}",
-        f"- code: {args.code or commit(args.repo)}",
+        f"- code: {args.code or served_code(args.repo)}",
         f"- command: `{command.strip()}`",
         f"- load average before: {loadavg()}. The machine is shared: other "
         "engineers run tests on it at the same time, so absolute numbers are noisy; the "

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from bench.run_info import machine
 from tts.audio import join
 from tts.emotions import Prosody
 from tts.engines.onnx_engine import OnnxEngine
@@ -142,16 +143,6 @@ def voice_label(voice_dir: Path) -> str:
     manifest = json.loads((voice_dir / "voice.json").read_text(encoding="utf-8"))
     applied = manifest.get("provenance", {}).get("optimizations", [])
     return "optimized" if applied else "as converted"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def load_text() -> str:
@@ -328,8 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         wait_for_quiet(args.max_load, args.max_wait)
     meta = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), "
-                   f"{cpu_model()}, {platform.system()} {platform.release()}",
+        "machine": machine(),
         "load_start": load_text(),
         "command": command,
         "corpus": display_path(args.corpus),

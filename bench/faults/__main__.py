@@ -42,6 +42,7 @@ from bench.faults.redis_restart import redis_restart
 from bench.faults.signals import kill_worker, sigterm
 from bench.faults.soak import soak
 from bench.load import BENCH_DIR, loadavg
+from bench.run_info import machine
 from tests.gunicorn_server import GunicornServer
 from tests.redis_fixture import RedisServer
 
@@ -128,8 +129,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def log(message: str) -> None:
         print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
-
-    from bench.__main__ import machine
 
     meta = {"date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
             "machine": machine(), "load_start": loadavg(),
