@@ -35,7 +35,6 @@ from pathlib import Path
 from bench import load, plots
 from bench.load import BENCH_DIR, ROOT, Texts, ms, pct, rss_mb, synthesize
 from bench.phases import (
-    RAW_VOICE,
     Figures,
     Settings,
     measure_cached,
@@ -49,6 +48,7 @@ from bench.phases import (
 )
 from bench.results_md import RESULTS_DIR, render
 from bench.run_info import git_commit, machine
+from bench.seed_baseline import RAW_VOICE
 from bench.servers import SeedServer
 from tests.gunicorn_server import GunicornServer
 from tests.redis_fixture import RedisServer

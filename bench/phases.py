@@ -36,13 +36,12 @@ from bench.load import (
     synthesize,
 )
 from bench.results_md import RESULTS_DIR
+from bench.seed_baseline import RAW_VOICE
 from bench.servers import BareServer, SeedServer
 from tests.gunicorn_server import GunicornServer, chinese_number
 from tts.voices.build import default_voice_dir
 
 _LOGGER = logging.getLogger("bench")  # the driver's logger: one name in the run's log
-
-RAW_VOICE = Path("/tmp/voice-raw")
 
 
 @dataclass

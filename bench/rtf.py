@@ -32,6 +32,7 @@ import numpy as np
 import onnxruntime as ort
 
 from bench.run_info import machine
+from bench.seed_baseline import RAW_VOICE
 from tts.audio import join
 from tts.emotions import Prosody
 from tts.engines.onnx_engine import OnnxEngine
@@ -43,7 +44,6 @@ _LOGGER = logging.getLogger(__name__)
 BENCH_DIR = Path(__file__).resolve().parent
 CORPUS = BENCH_DIR / "corpus.txt"
 RESULTS = BENCH_DIR / "results" / "rtf.md"
-RAW_VOICE = Path("/tmp/voice-raw")
 ISSUE_TARGET = 0.03  # issue: median RTF
 DESIGN_TARGET = 0.025  # DESIGN.md "Performance targets"
 PRODUCTION_THREADS = 2  # config ORT_THREADS default

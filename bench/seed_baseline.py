@@ -30,7 +30,7 @@ from tts.emotions import Prosody
 from tts.engines.onnx_engine import OnnxEngine
 from tts.frontend import Frontend, NothingToSay
 
-RAW_VOICE = Path("/tmp/voice-raw")
+RAW_VOICE = Path("/tmp/voice-raw")  # the voice as converted; bench/__main__.py builds it
 HOST = "127.0.0.1"
 
 
