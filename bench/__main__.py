@@ -21,7 +21,6 @@ import argparse
 import datetime as dt
 import json
 import logging
-import os
 import platform
 import shlex
 import shutil
@@ -56,17 +55,6 @@ from tests.redis_fixture import RedisServer
 _LOGGER = logging.getLogger("bench")
 
 
-def wait_for_load(max_load: float, max_wait_s: float) -> tuple[float, list[str]]:
-    """Check the 1-minute load every 30 s until it is below `max_load` (bounded)."""
-    started = time.monotonic()
-    seen = [load.loadavg()]
-    while os.getloadavg()[0] >= max_load and time.monotonic() - started < max_wait_s:
-        _LOGGER.info("1-min load %.2f >= %.2f: waiting", os.getloadavg()[0], max_load)
-        time.sleep(30)
-        seen.append(load.loadavg())
-    return time.monotonic() - started, seen
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny run to check the harness")
@@ -89,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fig = Figures()
     waited, seen = (0.0, [load.loadavg()])
     if args.wait_load is not None:
-        waited, seen = wait_for_load(args.wait_load, args.wait_max)
+        waited, seen = load.wait_for_load(args.wait_load, args.wait_max)
     started = time.monotonic()
     fig.meta = {
         "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import logging
 import math
 import os
 import random
@@ -38,6 +39,7 @@ CORPUS = BENCH_DIR / "corpus.txt"
 HOST = "127.0.0.1"
 TIMEOUT_S = 60.0
 WAV_HEADER_BYTES = 44  # tts/audio/stream.py: the streamed WAV header, sent first
+_LOGGER = logging.getLogger("bench")  # the drivers' logger: one name in a run's log
 
 
 def load_corpus(path: Path = CORPUS) -> list[str]:
@@ -276,7 +278,22 @@ def cpu_seconds(pids: Iterable[int]) -> float:
 
 
 def loadavg() -> str:
+    """The 1-, 5- and 15-minute load averages as 'a / b / c'."""
     return " / ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def wait_for_load(max_load: float, max_wait_s: float,
+                  step_s: float = 30.0) -> tuple[float, list[str]]:
+    """Before measuring on this shared machine, give other people's jobs a chance to end:
+    check the 1-minute load every `step_s` until it is below `max_load`, for at most
+    `max_wait_s`. Returns the seconds waited and the load averages seen meanwhile."""
+    started = time.monotonic()
+    seen = [loadavg()]
+    while os.getloadavg()[0] >= max_load and time.monotonic() - started < max_wait_s:
+        _LOGGER.info("1-min load %.2f >= %.2f: waiting", os.getloadavg()[0], max_load)
+        time.sleep(step_s)
+        seen.append(loadavg())
+    return time.monotonic() - started, seen
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, step_s: float = 0.05) -> bool:

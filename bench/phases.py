@@ -105,11 +105,11 @@ def measure_rtf(fig: Figures, s: Settings) -> None:
     corpus = load.load_corpus()
     configs = rtf_bench.load_configs([default_voice_dir(), RAW_VOICE], [2])
     meta = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": fig.meta["machine"], "load_start": rtf_bench.load_text(),
+            "machine": fig.meta["machine"], "load_start": load.loadavg(),
             "command": f".venv/bin/python -m bench (runs bench.rtf's measure, {s.rtf_runs} runs,"
                        " 2 ORT threads)", "corpus": "bench/corpus.txt"}
     loads = rtf_bench.measure(configs, corpus, s.rtf_runs)
-    meta["load_end"] = rtf_bench.load_text()
+    meta["load_end"] = load.loadavg()
     (RESULTS_DIR / "rtf_in_bench.md").write_text(rtf_bench.report(configs, corpus, meta, loads),
                                         encoding="utf-8")
     service, seed = (rtf_bench.median_of_runs(c) for c in configs)

@@ -18,7 +18,6 @@ import datetime as dt
 import gc
 import json
 import logging
-import os
 import platform
 import shlex
 import statistics
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from bench.load import loadavg, wait_for_load
 from bench.run_info import machine
 from bench.seed_baseline import RAW_VOICE
 from tts.audio import join
@@ -145,25 +145,12 @@ def voice_label(voice_dir: Path) -> str:
     return "optimized" if applied else "as converted"
 
 
-def load_text() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
-
-
 def display_path(path: Path) -> str:
     """Relative to the repository when inside it, for a report that reads anywhere."""
     try:
         return str(path.resolve().relative_to(BENCH_DIR.parent))
     except ValueError:
         return str(path)
-
-
-def wait_for_quiet(max_load: float, wait_s: float) -> None:
-    """Give other people's jobs a chance to finish before measuring (bounded)."""
-    deadline = time.monotonic() + wait_s
-    while os.getloadavg()[0] > max_load and time.monotonic() < deadline:
-        _LOGGER.info("load %s above %.2f, waiting", load_text(), max_load)
-        time.sleep(10)
 
 
 def load_configs(voice_dirs: Sequence[Path], threads: Sequence[int]) -> list[Config]:
@@ -197,7 +184,7 @@ def measure(configs: list[Config], corpus: list[str], runs: int) -> list[str]:
                 samples[k].append(configs[k].speak(text))
         for config, got in zip(configs, samples, strict=True):
             config.runs.append(got)
-        loads.append(load_text())
+        loads.append(loadavg())
         _LOGGER.info("run %d/%d done, load %s", run + 1, runs, loads[-1])
     return loads
 
@@ -316,17 +303,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = shlex.join([".venv/bin/python", "-m", "bench.rtf",
                           *(sys.argv[1:] if argv is None else argv)])
     if args.max_load is not None:
-        wait_for_quiet(args.max_load, args.max_wait)
+        wait_for_load(args.max_load, args.max_wait, step_s=10.0)
     meta = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
-        "load_start": load_text(),
+        "load_start": loadavg(),
         "command": command,
         "corpus": display_path(args.corpus),
     }
     configs = load_configs(voices, args.threads)
     run_loads = measure(configs, corpus, args.runs)
-    meta["load_end"] = load_text()
+    meta["load_end"] = loadavg()
     text = report(configs, corpus, meta, run_loads)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
