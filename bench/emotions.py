@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.load import load_corpus
 from bench.measure import Measures, measure
 from bench.results_md import RESULTS_DIR
 from tts.audio import join
@@ -29,7 +30,6 @@ from tts.frontend import Frontend
 from tts.synthesizer import with_gain
 from tts.voices.build import default_voice_dir
 
-CORPUS = RESULTS_DIR.parent / "corpus.txt"
 COMMAND = ".venv/bin/python -m bench.emotions --sentences 20 --write"
 
 
@@ -67,8 +67,7 @@ def measure_emotion(engine: OnnxEngine, frontend: Frontend, lines: list[str], em
 
 
 def corpus_lines(count: int) -> list[str]:
-    lines = [x.strip() for x in CORPUS.read_text(encoding="utf-8").splitlines() if x.strip()]
-    return lines[:count]
+    return load_corpus()[:count]
 
 
 def pct(value: float, base: float) -> str:

@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from bench.load import loadavg, wait_for_load
+from bench.load import CORPUS, ROOT, load_corpus, loadavg, wait_for_load
+from bench.results_md import RESULTS_DIR
 from bench.run_info import machine
 from bench.seed_baseline import RAW_VOICE
 from tts.audio import join
@@ -41,9 +42,7 @@ from tts.voices.build import default_voice_dir
 
 _LOGGER = logging.getLogger(__name__)
 
-BENCH_DIR = Path(__file__).resolve().parent
-CORPUS = BENCH_DIR / "corpus.txt"
-RESULTS = BENCH_DIR / "results" / "rtf.md"
+RESULTS = RESULTS_DIR / "rtf.md"
 ISSUE_TARGET = 0.03  # issue: median RTF
 DESIGN_TARGET = 0.025  # DESIGN.md "Performance targets"
 PRODUCTION_THREADS = 2  # config ORT_THREADS default
@@ -148,7 +147,7 @@ def voice_label(voice_dir: Path) -> str:
 def display_path(path: Path) -> str:
     """Relative to the repository when inside it, for a report that reads anywhere."""
     try:
-        return str(path.resolve().relative_to(BENCH_DIR.parent))
+        return str(path.resolve().relative_to(ROOT))
     except ValueError:
         return str(path)
 
@@ -298,8 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     voices: list[Path] = args.voice or [default_voice_dir()]
     if not args.voice and (RAW_VOICE / "voice.json").exists():
         voices.append(RAW_VOICE)
-    corpus = [line.strip() for line in args.corpus.read_text(encoding="utf-8").splitlines()
-              if line.strip()]
+    corpus = load_corpus(args.corpus)
     command = shlex.join([".venv/bin/python", "-m", "bench.rtf",
                           *(sys.argv[1:] if argv is None else argv)])
     if args.max_load is not None:
