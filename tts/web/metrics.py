@@ -99,16 +99,21 @@ class _Seen:
 
     cache: dict[str, dict[str, int]] = field(default_factory=dict)
     switches: dict[tuple[str, str], int] = field(default_factory=dict)
-    written: dict[tuple[str, ...], float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     hooked: bool = False
 
-    def changed(self, value: float, *name: str) -> bool:
-        """True (and remembered) when gauge `name` last got a different value here."""
-        if self.written.get(name) == value:
-            return False
-        self.written[name] = value
-        return True
+
+# The value each gauge last got in this process. One table per process, as the gauges
+# are: with two apps in one process (tests), each must see what the other wrote.
+_written: dict[tuple[str, ...], float] = {}
+
+
+def changed(value: float, *name: str) -> bool:
+    """True (and remembered) when gauge `name` last got a different value."""
+    if _written.get(name) == value:
+        return False
+    _written[name] = value
+    return True
 
 
 @lru_cache(maxsize=1024)
@@ -141,7 +146,7 @@ def sample(app: Flask) -> None:
                                    ("in_flight", IN_FLIGHT, worker.pool.in_flight),
                                    ("capacity", CAPACITY, worker.pool.capacity),
                                    ("ready", READY, 1 if worker.ready else 0)):
-            if seen.changed(value, name):
+            if changed(value, name):
                 gauge.set(value)
         stats = worker.cache.stats()
         for tier in CACHE_TIERS:
@@ -151,7 +156,7 @@ def sample(app: Flask) -> None:
                 if delta > 0:
                     series(CACHE, tier, result).inc(delta)
         seen.cache = stats
-        if worker.warm_up_s is not None and seen.changed(worker.warm_up_s, "warm_up"):
+        if worker.warm_up_s is not None and changed(worker.warm_up_s, "warm_up"):
             WARM_UP.set(worker.warm_up_s)
         engine = worker.engine
         if engine is None:
@@ -162,10 +167,10 @@ def sample(app: Flask) -> None:
             seen.hooked = True
         for device in DEVICES:
             on = 1 if engine.device == device else 0
-            if seen.changed(on, "device", device):
+            if changed(on, "device", device):
                 DEVICE.labels(device=device).set(on)
         degraded = 1 if getattr(engine, "degraded", False) else 0
-        if seen.changed(degraded, "degraded"):
+        if changed(degraded, "degraded"):
             DEGRADED.set(degraded)
         switch_counts = getattr(engine, "switch_counts", None)
         if switch_counts is not None:
