@@ -1,0 +1,80 @@
+"""Cache hits of this checkout against an earlier commit and a bare Flask app, side by side.
+
+    .venv/bin/python -m bench.cached_ab --against dddaba7 [--workers 2] [--rounds 5]
+
+`python -m bench` reports hits as a share of bare Flask; this asks the narrower question
+"did a change to the hit path help?" on a shared, noisy machine. The earlier commit is
+exported with `git archive` and served from there (same voice, same settings), and the
+three servers take turns under `wrk`, so a neighbour's load falls on all of them alike.
+Medians of the per-round ratios to bare are printed, with p99s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+from bench.load import ROOT, WrkResult, hammer, load_corpus
+from bench.phases import prime
+from bench.servers import BareServer
+from tests.gunicorn_server import GunicornServer
+
+
+def export(commit: str, into: Path) -> Path:
+    """A clean copy of `commit`'s tree (no .venv: it runs on this checkout's interpreter)."""
+    archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def summary(name: str, runs: list[WrkResult], bare: list[WrkResult]) -> str:
+    ratios = [run.rps / ceiling.rps for run, ceiling in zip(runs, bare, strict=True)]
+    rounds = ", ".join(f"{x:.2f}" for x in ratios)
+    return (f"{name:>10}: {statistics.median(r.rps for r in runs):7.0f} requests/s, "
+            f"{statistics.median(ratios):.2f}x bare (rounds {rounds}), "
+            f"p50 {statistics.median(r.p50 for r in runs) * 1e3:.1f} ms, "
+            f"p99 {statistics.median(r.p99 for r in runs) * 1e3:.1f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against", required=True, help="the earlier commit to compare with")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    body = {"text": load_corpus()[0]}
+    env = {"WORKERS": str(args.workers), "SOCKETIO_PORT": "0"}
+    with tempfile.TemporaryDirectory(prefix="cached-ab-") as tmp, ExitStack() as running:
+        urls = {}
+        for name, cwd in ((args.against, export(args.against, Path(tmp))), ("this", ROOT)):
+            server = running.enter_context(GunicornServer(env, cwd=cwd))
+            urls[name] = server.url
+            data = prime(server.url, body, "hit-memory")
+        data_file = Path(tmp) / "hit.wav"
+        data_file.write_bytes(data)
+        bare = BareServer(data_file, args.workers)
+        bare.start()
+        running.callback(bare.stop)
+        urls["bare"] = bare.url
+        runs: dict[str, list[WrkResult]] = {name: [] for name in urls}
+        for _ in range(args.rounds):
+            for name, url in urls.items():
+                runs[name].append(hammer(url, body, connections=args.connections,
+                                         seconds=args.seconds))
+    print(f"{args.workers} workers, {args.connections} keep-alive connections, "
+          f"{args.rounds} rounds of {args.seconds:g} s each, {len(data)} bytes per response")
+    for name in (args.against, "this"):
+        print(summary(name, runs[name], runs["bare"]))
+    print(f"{'bare':>10}: {statistics.median(r.rps for r in runs['bare']):7.0f} requests/s, "
+          f"p99 {statistics.median(r.p99 for r in runs['bare']) * 1e3:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
