@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask
     worker = Worker(settings)
     app.extensions["tts"] = worker
     register_hooks(app)
-    metrics.init_app(app)  # /metrics, request timing
+    metrics.init_app(app)  # /metrics; requests are counted and timed in finish_request
     auth.init_app(app, settings)  # API keys and rate limits on /api/*, /v1/*
     admin.init_app(app, settings.admin_token)  # /admin/* only with a token
     app.register_blueprint(speech)
@@ -64,15 +64,16 @@ def register_hooks(app: Flask) -> None:
 
     @app.after_request
     def finish_request(response: Response) -> Response:
-        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
-        log_request(
-            request_id=g.get("request_id"),
-            method=request.method,
-            route=request.url_rule.rule if request.url_rule else request.path[:100],
-            status=response.status_code,
-            ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1),
-            **g.get("log", {}),
-        )
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        request_id = g.get("request_id", "")
+        rule, method = request.url_rule, request.method
+        response.headers[REQUEST_ID_HEADER] = request_id
+        metrics.observe_request(app, rule.rule if rule else "unmatched", method, response,
+                                elapsed)
+        log_request(request_id=request_id, method=method,
+                    route=rule.rule if rule else request.path[:100],
+                    status=response.status_code, ms=round(elapsed * 1000, 1),
+                    **g.get("log", {}))
         return response
 
     @app.errorhandler(errors.ServiceError)

@@ -21,12 +21,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -197,8 +196,20 @@ def scrape() -> Response:
     return Response(exposition(), content_type=CONTENT_TYPE_LATEST)
 
 
+def observe_request(app: Flask, route: str, method: str, response: Response,
+                    elapsed_s: float) -> None:
+    """Count and time one answered request, then sample the worker (app.py calls this
+    from its one after-request hook, the same place that writes the request's log line)."""
+    series(REQUESTS, route, method, str(response.status_code)).inc()
+    series(LATENCY, route).observe(elapsed_s)
+    if (response.status_code == 200 and not response.is_streamed
+            and "X-Audio-Duration" in response.headers):
+        observe_first_audio(elapsed_s, streamed=False)
+    _safe_sample(app)
+
+
 def init_app(app: Flask) -> None:
-    """Register /metrics and time every request (route template, method, status)."""
+    """Register /metrics and the series that must exist from the start."""
     app.extensions["metrics"] = _Seen()
     for tier in CACHE_TIERS:
         for result in ("hit", "miss", "error"):
@@ -210,21 +221,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(metrics)
     # A worker reports itself ready at once, not only when a request reaches it.
     app.extensions["tts"].on_ready.append(lambda: _safe_sample(app))
-
-    @app.after_request
-    def metrics_finish(response: Response) -> Response:
-        # From `g.started`, set by app.py as the request begins (as streams measure too).
-        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        series(REQUESTS, route, request.method, str(response.status_code)).inc()
-        series(LATENCY, route).observe(elapsed)
-        if (response.status_code == 200 and not response.is_streamed
-                and "X-Audio-Duration" in response.headers):
-            observe_first_audio(elapsed, streamed=False)
-        _safe_sample(app)
-        return response
-
-
 def _safe_sample(app: Flask) -> None:
     try:
         sample(app)
