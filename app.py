@@ -57,8 +57,8 @@ def register_hooks(app: Flask) -> None:
     @app.before_request
     def start_request() -> None:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        fresh = incoming[:128] if incoming.isprintable() and incoming else ""
-        g.request_id = fresh or os.urandom(16).hex()
+        usable = incoming[:128] if incoming.isprintable() else ""
+        g.request_id = usable or os.urandom(16).hex()
         g.started = time.perf_counter()
         g.log = {}
 
@@ -78,7 +78,10 @@ def register_hooks(app: Flask) -> None:
 
     @app.errorhandler(errors.ServiceError)
     def service_error(exc: errors.ServiceError) -> Response:
-        return error_response(exc.status, exc.code, exc.message, exc.retry_after)
+        response = error_response(exc.status, exc.code, exc.message, exc.retry_after)
+        if exc.challenge is not None:
+            response.headers["WWW-Authenticate"] = exc.challenge
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

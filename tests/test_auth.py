@@ -17,6 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
+from app import create_app
 from config import SETTINGS, Settings
 from tests.conftest import make_settings, started_app
 from tts.web.auth import TokenBuckets, bearer_token, key_matches
@@ -88,6 +89,24 @@ def test_admin_route_needs_the_admin_token(keyed: FlaskClient) -> None:
                  403, "forbidden")
     response = keyed.get("/admin/degrade", headers=bearer(ADMIN_TOKEN))
     assert response.status_code == 200 and response.get_json()["mode"] == "cpu"
+
+
+def test_admin_token_alone_still_challenges(voice_dir: Path) -> None:
+    """No API keys and no rate limit (so no auth hooks at all): admin 401/403 still
+    carry their WWW-Authenticate challenge."""
+    app = create_app(make_settings(voice_dir, admin_token=ADMIN_TOKEN), start=False)
+    try:
+        admin = app.test_client()
+        missing = admin.get("/admin/degrade")
+        assert_error(missing, 401, "unauthorized")
+        assert missing.headers["WWW-Authenticate"] == 'Bearer realm="tts-admin"'
+        wrong = admin.get("/admin/degrade", headers=bearer("nope"))
+        assert_error(wrong, 403, "forbidden")
+        assert wrong.headers["WWW-Authenticate"] == (
+            'Bearer realm="tts-admin", error="invalid_token"')
+        assert admin.post("/api/tts", json=SPEECH).status_code != 401  # synthesis stays open
+    finally:
+        app.extensions["tts"].close()
 
 
 def test_admin_routes_are_absent_without_a_token(client: FlaskClient) -> None:

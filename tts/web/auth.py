@@ -21,13 +21,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
-from flask import Flask, Response, g, request
+from flask import Flask, request
 
 from config import Settings
 from tts.web import errors
 
 PROTECTED_PREFIXES = ("/api/", "/v1/", "/socket.io")
-CHALLENGE_HEADER = "WWW-Authenticate"
 MAX_BUCKETS = 10000  # per worker; the least recently used bucket goes first
 
 
@@ -52,14 +51,14 @@ def key_matches(given: str, keys: Sequence[str]) -> bool:
 
 
 def check_bearer(header: str | None, keys: Sequence[str], realm: str) -> str:
-    """The accepted token, or Unauthorized/Forbidden (with a challenge for the response)."""
+    """The accepted token, or Unauthorized/Forbidden carrying the WWW-Authenticate value."""
     token = bearer_token(header)
     if token is None:
-        g.auth_challenge = f'Bearer realm="{realm}"'
-        raise errors.Unauthorized("send Authorization: Bearer <key>")
+        raise errors.Unauthorized("send Authorization: Bearer <key>",
+                                  challenge=f'Bearer realm="{realm}"')
     if not key_matches(token, keys):
-        g.auth_challenge = f'Bearer realm="{realm}", error="invalid_token"'
-        raise errors.Forbidden("this key is not accepted")
+        raise errors.Forbidden("this key is not accepted",
+                               challenge=f'Bearer realm="{realm}", error="invalid_token"')
     return token
 
 
@@ -97,7 +96,7 @@ def protected(path: str) -> bool:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    """Check keys and rate limits before synthesis routes; add the challenge to 401/403."""
+    """Check keys and rate limits before synthesis routes (no hook when neither is set)."""
     keys = settings.api_key_list
     buckets = (TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst)
                if settings.rate_limit_per_s > 0 else None)
@@ -120,10 +119,3 @@ def init_app(app: Flask, settings: Settings) -> None:
                     f"more than {settings.rate_limit_per_s:g} requests per second for this "
                     f"{'key' if keys else 'client'}; retry shortly",
                     retry_after=max(1, math.ceil(wait)))
-
-    @app.after_request
-    def add_challenge(response: Response) -> Response:
-        challenge = g.get("auth_challenge")
-        if challenge and response.status_code in (401, 403):
-            response.headers[CHALLENGE_HEADER] = challenge
-        return response

@@ -2,8 +2,8 @@
 
     ServiceError (500 internal)
     ├── BadRequest            400 bad_request          a field is wrong (message names it)
-    ├── Unauthorized          401 unauthorized
-    ├── Forbidden             403 forbidden
+    ├── Unauthorized          401 unauthorized         with WWW-Authenticate
+    ├── Forbidden             403 forbidden            with WWW-Authenticate
     ├── NotFound              404 not_found            route or voice
     ├── MethodNotAllowed      405 method_not_allowed
     ├── PayloadTooLarge       413 too_large            text, body or batch over a limit
@@ -22,10 +22,12 @@ class ServiceError(Exception):
     status = 500
     code = "internal"
 
-    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+    def __init__(self, message: str, *, retry_after: int | None = None,
+                 challenge: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+        self.challenge = challenge  # WWW-Authenticate value of a 401/403
 
 
 class BadRequest(ServiceError):
