@@ -120,7 +120,8 @@ class SpeechService:
         return self._keys(request, self.engine.name, self.engine.model_hash)
 
     def _key_uncached(self, request: SpeechRequest, engine: str, model_hash: str) -> str:
-        # `engine` and `model_hash` are here so a new engine or model never reuses a key.
+        # `engine` and `model_hash` are part of the memo's key only as a guard: a service
+        # keeps one engine, but a key must never outlive the model it was made for.
         return self.key_for(request, self.synthesizer.plan(request.text))
 
     def key_for(self, request: SpeechRequest, sentences: list[Sentence]) -> str:

@@ -1,4 +1,4 @@
-"""Prometheus metrics: `GET /metrics`, request timing hooks and what the worker reports.
+"""Prometheus metrics: `GET /metrics`, each request counted and timed, the worker's state.
 
 Under gunicorn every worker is its own process, so `prometheus_client` runs in
 multiprocess mode: `gunicorn.conf.py` sets `PROMETHEUS_MULTIPROC_DIR` before
@@ -199,13 +199,17 @@ def scrape() -> Response:
 def observe_request(app: Flask, route: str, method: str, response: Response,
                     elapsed_s: float) -> None:
     """Count and time one answered request, then sample the worker (app.py calls this
-    from its one after-request hook, the same place that writes the request's log line)."""
-    series(REQUESTS, route, method, str(response.status_code)).inc()
-    series(LATENCY, route).observe(elapsed_s)
-    if (response.status_code == 200 and not response.is_streamed
-            and "X-Audio-Duration" in response.headers):
-        observe_first_audio(elapsed_s, streamed=False)
-    _safe_sample(app)
+    from its one after-request hook, the same place that writes the request's log line).
+    Metrics never fail a request: an error here is logged, and the response goes out."""
+    try:
+        series(REQUESTS, route, method, str(response.status_code)).inc()
+        series(LATENCY, route).observe(elapsed_s)
+        if (response.status_code == 200 and not response.is_streamed
+                and "X-Audio-Duration" in response.headers):
+            observe_first_audio(elapsed_s, streamed=False)
+        sample(app)
+    except Exception:
+        _LOGGER.exception("recording request metrics failed")
 
 
 def init_app(app: Flask) -> None:
@@ -221,6 +225,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(metrics)
     # A worker reports itself ready at once, not only when a request reaches it.
     app.extensions["tts"].on_ready.append(lambda: _safe_sample(app))
+
+
 def _safe_sample(app: Flask) -> None:
     try:
         sample(app)
