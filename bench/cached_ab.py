@@ -2,6 +2,8 @@
 
     .venv/bin/python -m bench.cached_ab --against dddaba7 [--workers 2] [--rounds 5]
 
+Prints the comparison and writes it to bench/results/cached_ab.md with the run's details.
+
 `python -m bench` reports hits as a share of bare Flask; this asks the narrower question
 "did a change to the hit path help?" on a shared, noisy machine. The earlier commit is
 exported with `git archive` and served from there (same voice, same settings), and the
@@ -12,14 +14,18 @@ Medians of the per-round ratios to bare are printed, with p99s.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import statistics
 import subprocess
+import sys
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench.load import ROOT, WrkResult, hammer, load_corpus
+from bench.load import ROOT, WrkResult, hammer, load_corpus, loadavg
 from bench.phases import prime
+from bench.results_md import RESULTS_DIR
+from bench.run_info import git_commit, machine
 from bench.servers import BareServer
 from tests.gunicorn_server import GunicornServer
 
@@ -49,14 +55,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
+    started_load = loadavg()
     body = {"text": load_corpus()[0]}
     env = {"WORKERS": str(args.workers), "SOCKETIO_PORT": "0"}
     with tempfile.TemporaryDirectory(prefix="cached-ab-") as tmp, ExitStack() as running:
-        urls = {}
-        for name, cwd in ((args.against, export(args.against, Path(tmp))), ("this", ROOT)):
+        earlier = f"@{args.against}"  # cannot collide with "this" or "bare"
+        urls, served = {}, set()
+        for name, cwd in ((earlier, export(args.against, Path(tmp))), ("this", ROOT)):
             server = running.enter_context(GunicornServer(env, cwd=cwd))
             urls[name] = server.url
             data = prime(server.url, body, "hit-memory")
+            served.add(data)
+        if len(served) != 1:
+            raise SystemExit(f"{args.against} and this tree answer with different audio: "
+                             "the hits would not be compared like for like")
         data_file = Path(tmp) / "hit.wav"
         data_file.write_bytes(data)
         bare = BareServer(data_file, args.workers)
@@ -68,12 +80,29 @@ def main() -> None:
             for name, url in urls.items():
                 runs[name].append(hammer(url, body, connections=args.connections,
                                          seconds=args.seconds))
-    print(f"{args.workers} workers, {args.connections} keep-alive connections, "
-          f"{args.rounds} rounds of {args.seconds:g} s each, {len(data)} bytes per response")
-    for name in (args.against, "this"):
-        print(summary(name, runs[name], runs["bare"]))
-    print(f"{'bare':>10}: {statistics.median(r.rps for r in runs['bare']):7.0f} requests/s, "
-          f"p99 {statistics.median(r.p99 for r in runs['bare']) * 1e3:.1f} ms")
+    lines = [f"{args.workers} workers, {args.connections} keep-alive connections, "
+             f"{args.rounds} rounds of {args.seconds:g} s each, {len(data)} bytes per response",
+             *(summary(name, runs[name], runs["bare"]) for name in (earlier, "this")),
+             f"{'bare':>10}: {statistics.median(r.rps for r in runs['bare']):7.0f} requests/s, "
+             f"p99 {statistics.median(r.p99 for r in runs['bare']) * 1e3:.1f} ms"]
+    print("\n".join(lines))
+    report = [
+        "# Cache hits: this tree against an earlier commit, side by side (`bench/cached_ab.py`)",
+        "",
+        f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        f"- machine: {machine()}",
+        f"- code: 'this' = {git_commit()}; against {args.against}",
+        f"- command: `.venv/bin/python -m bench.cached_ab {' '.join(sys.argv[1:])}`",
+        f"- load average: start {started_load}, end {loadavg()}",
+        "- each target: POST /api/tts with one corpus sentence (a tier-1 hit) under `wrk`, "
+        "targets taking turns; ratios are to bare Flask in the same round",
+        "",
+        "```",
+        *lines,
+        "```",
+        "",
+    ]
+    (RESULTS_DIR / "cached_ab.md").write_text("\n".join(report))
 
 
 if __name__ == "__main__":
