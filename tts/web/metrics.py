@@ -102,17 +102,17 @@ class _Seen:
     hooked: bool = False
 
 
-# The value each gauge last got in this process. One table per process, as the gauges
-# are: with two apps in one process (tests), each must see what the other wrote.
-_written: dict[tuple[str, ...], float] = {}
+# The value each gauge (or labelled gauge series) last got in this process. One table
+# per process, as the gauges are: with two apps in one process (tests), each must see
+# what the other wrote.
+_written: dict[Any, float] = {}
 
 
-def changed(value: float, *name: str) -> bool:
-    """True (and remembered) when gauge `name` last got a different value."""
-    if _written.get(name) == value:
-        return False
-    _written[name] = value
-    return True
+def set_gauge(gauge: Any, value: float) -> None:
+    """Write `value` unless the gauge already holds it."""
+    if _written.get(gauge) != value:
+        gauge.set(value)
+        _written[gauge] = value
 
 
 @lru_cache(maxsize=1024)
@@ -141,12 +141,10 @@ def sample(app: Flask) -> None:
     worker: Worker = app.extensions["tts"]
     seen: _Seen = app.extensions["metrics"]
     with seen.lock:
-        for name, gauge, value in (("queued", QUEUE_DEPTH, worker.pool.queued),
-                                   ("in_flight", IN_FLIGHT, worker.pool.in_flight),
-                                   ("capacity", CAPACITY, worker.pool.capacity),
-                                   ("ready", READY, 1 if worker.ready else 0)):
-            if changed(value, name):
-                gauge.set(value)
+        set_gauge(QUEUE_DEPTH, worker.pool.queued)
+        set_gauge(IN_FLIGHT, worker.pool.in_flight)
+        set_gauge(CAPACITY, worker.pool.capacity)
+        set_gauge(READY, 1 if worker.ready else 0)
         stats = worker.cache.stats()
         for tier in CACHE_TIERS:
             now, before = stats.get(tier, {}), seen.cache.get(tier, {})
@@ -155,8 +153,8 @@ def sample(app: Flask) -> None:
                 if delta > 0:
                     series(CACHE, tier, result).inc(delta)
         seen.cache = stats
-        if worker.warm_up_s is not None and changed(worker.warm_up_s, "warm_up"):
-            WARM_UP.set(worker.warm_up_s)
+        if worker.warm_up_s is not None:
+            set_gauge(WARM_UP, worker.warm_up_s)
         engine = worker.engine
         if engine is None:
             return
@@ -165,19 +163,15 @@ def sample(app: Flask) -> None:
             worker.service.synthesizer.on_sentence = lambda r: observe_sentence(r, rate)
             seen.hooked = True
         for device in DEVICES:
-            on = 1 if engine.device == device else 0
-            if changed(on, "device", device):
-                DEVICE.labels(device=device).set(on)
-        degraded = 1 if getattr(engine, "degraded", False) else 0
-        if changed(degraded, "degraded"):
-            DEGRADED.set(degraded)
+            set_gauge(series(DEVICE, device), 1 if engine.device == device else 0)
+        set_gauge(DEGRADED, 1 if getattr(engine, "degraded", False) else 0)
         switch_counts = getattr(engine, "switch_counts", None)
         if switch_counts is not None:
             counts: dict[tuple[str, str], int] = switch_counts()
             for (to, reason), count in counts.items():
                 delta = count - seen.switches.get((to, reason), 0)
                 if delta > 0:
-                    SWITCHES.labels(to=to, reason=reason).inc(delta)
+                    series(SWITCHES, to, reason).inc(delta)
             seen.switches = counts
 
 
