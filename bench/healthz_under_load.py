@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import itertools
-import multiprocessing
 import os
 import shlex
 import statistics
@@ -41,17 +40,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
-import requests
-
 from bench.load import (
     ROOT,
-    TIMEOUT_S,
+    HealthzProbe,
     Result,
+    capacity,
+    closed_loop,
     cpu_seconds,
     loadavg,
     ms,
     pct,
-    probe_healthz,
     synthesize,
 )
 from bench.run_info import git_commit, machine
@@ -125,26 +123,10 @@ class CpuWindow:
 
 
 def saturate(url: str, clients: int, duration_s: float) -> tuple[list[Result], float]:
-    """`clients` threads sending distinct texts back to back for `duration_s`."""
-    stop = threading.Event()
-    results: list[Result] = []
-
-    def client() -> None:
-        while not stop.is_set():
-            result = synthesize(url, next_text())
-            if not stop.is_set():
-                results.append(result)
-
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    time.sleep(duration_s)
-    stop.set()
-    elapsed = time.monotonic() - started
-    for thread in threads:
-        thread.join(TIMEOUT_S)
-    return results, elapsed
+    """`clients` threads sending distinct texts back to back for `duration_s`; only the
+    requests that finished within it count, and the seconds returned are `duration_s`."""
+    return closed_loop(lambda: synthesize(url, next_text()), clients, duration_s,
+                       window_only=True)
 
 
 def warm(url: str, clients: int) -> None:
@@ -174,16 +156,11 @@ def start_server(env: dict[str, str], cwd: Path) -> GunicornServer:
 def run_saturation(server: GunicornServer, clients: int, duration_s: float,
                    interval_s: float) -> list[str]:
     warm(server.url, clients)
-    ctx = multiprocessing.get_context("fork")  # before any client thread exists
-    stop_recv, stop_send = ctx.Pipe(duplex=False)
-    out_recv, out_send = ctx.Pipe(duplex=False)
-    prober = ctx.Process(target=probe_healthz, args=(server.url, interval_s, stop_recv, out_send))
-    with CpuWindow(server.worker_pids()) as cpu:
-        prober.start()
+    # fork: the probe starts before any client thread exists
+    with (CpuWindow(server.worker_pids()) as cpu,
+          HealthzProbe(server.url, interval_s, method="fork") as probe):
         results, elapsed = saturate(server.url, clients, duration_s)
-        stop_send.send(True)
-        latencies, failures = out_recv.recv()
-        prober.join(10)
+    latencies, failures = probe.latencies, probe.failures
     ok = [r for r in results if r.status == 200]
     other = sorted({r.status for r in results} - {200})
     lines = [
@@ -370,9 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         server = start_server({}, args.repo)
         try:
             lines += run_saturation(server, args.clients, args.duration, args.probe_interval)
-            readyz = requests.get(server.url + "/readyz", timeout=5).json()
-            capacity = readyz["queue"]["capacity"] * server.workers
-            lines += run_overload(server, capacity, args.bursts)
+            lines += run_overload(server, capacity(server), args.bursts)
         finally:
             server.stop()
     lines += run_combinations(list(args.combos), args.rounds, args.config_clients,

@@ -14,6 +14,7 @@ import itertools
 import json
 import logging
 import math
+import multiprocessing
 import os
 import random
 import re
@@ -26,12 +27,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import requests
 
-from tests.gunicorn_server import chinese_number
+from tests.gunicorn_server import GunicornServer, chinese_number
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -148,10 +149,12 @@ def first_audio(url: str, text: str, path: str = "/api/tts/stream",
 
 
 def closed_loop(request: Callable[[], Result], clients: int, duration_s: float,
-                max_requests: int | None = None,
-                stop: threading.Event | None = None) -> tuple[list[Result], float]:
+                max_requests: int | None = None, stop: threading.Event | None = None, *,
+                window_only: bool = False) -> tuple[list[Result], float]:
     """`clients` threads calling `request` back to back until the deadline (or budget,
-    or `stop`)."""
+    or `stop`). Returns the results and the seconds until the last request finished;
+    with `window_only`, only the requests that finished before the deadline count and
+    the seconds are `duration_s` (a rate over a fixed window)."""
     results: list[Result] = []
     lock = threading.Lock()
     deadline = time.monotonic() + duration_s
@@ -162,6 +165,8 @@ def closed_loop(request: Callable[[], Result], clients: int, duration_s: float,
             if max_requests is not None and next(budget) >= max_requests:
                 return
             result = request()
+            if window_only and time.monotonic() >= deadline:
+                return
             with lock:
                 results.append(result)
 
@@ -171,7 +176,7 @@ def closed_loop(request: Callable[[], Result], clients: int, duration_s: float,
         thread.start()
     for thread in threads:
         thread.join(duration_s + TIMEOUT_S + 5)
-    return results, time.monotonic() - started
+    return results, duration_s if window_only else time.monotonic() - started
 
 
 @dataclass
@@ -228,6 +233,49 @@ def probe_healthz(url: str, interval_s: float, stop: Connection, out: Connection
         next_at += interval_s
         time.sleep(max(0.0, next_at - time.monotonic()))
     out.send((latencies, failures))
+
+
+class HealthzProbe:
+    """`probe_healthz` in a separate process while the `with` block runs; after it,
+    `latencies` (of the 200s) and `failures` (the rest).
+
+    `method`: the multiprocessing start method ("fork" only before any thread exists).
+    `settle_s`: wait after the start (a spawned child imports before it probes).
+    `collect_timeout_s`: how long to wait for the child's figures after the stop (None:
+    as long as it takes; on a timeout the figures stay empty)."""
+
+    def __init__(self, url: str, interval_s: float = 0.02, *,
+                 method: Literal["spawn", "fork"] = "spawn", settle_s: float = 0.0,
+                 collect_timeout_s: float | None = None) -> None:
+        ctx = (multiprocessing.get_context("fork") if method == "fork"
+               else multiprocessing.get_context("spawn"))
+        self._stop_recv, self._stop_send = ctx.Pipe(duplex=False)
+        self._out_recv, self._out_send = ctx.Pipe(duplex=False)
+        self._process = ctx.Process(target=probe_healthz,
+                                    args=(url, interval_s, self._stop_recv, self._out_send))
+        self._settle_s = settle_s
+        self._collect_timeout_s = collect_timeout_s
+        self.latencies: list[float] = []
+        self.failures = 0
+
+    def __enter__(self) -> HealthzProbe:
+        self._process.start()
+        if self._settle_s:
+            time.sleep(self._settle_s)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop_send.send(True)
+        if self._collect_timeout_s is None or self._out_recv.poll(self._collect_timeout_s):
+            self.latencies, self.failures = self._out_recv.recv()
+        self._process.join(10)
+
+
+def capacity(server: GunicornServer) -> int:
+    """Requests the server takes at once before refusing: /readyz's queue capacity (one
+    worker's inference threads + queue) times the workers."""
+    queue = requests.get(server.url + "/readyz", timeout=5).json()["queue"]
+    return int(queue["capacity"]) * server.workers
 
 
 # ------------------------------------------------------------------ statistics

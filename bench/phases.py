@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
-import multiprocessing
 import os
 import tempfile
 import time
@@ -24,6 +23,7 @@ import requests
 from bench import load
 from bench import rtf as rtf_bench
 from bench.load import (
+    HealthzProbe,
     MixedTexts,
     Result,
     Texts,
@@ -31,7 +31,6 @@ from bench.load import (
     cpu_seconds,
     first_audio,
     hammer,
-    probe_healthz,
     rss_mb,
     synthesize,
 )
@@ -208,19 +207,13 @@ def measure_sweep(fig: Figures, s: Settings, url: str, seed_url: str) -> None:
 @phase("/healthz under saturation")
 def measure_healthz(fig: Figures, s: Settings, url: str, worker_pids: list[int]) -> None:
     texts = Texts("丁")
-    ctx = multiprocessing.get_context("spawn")
-    stop_recv, stop_send = ctx.Pipe(duplex=False)
-    out_recv, out_send = ctx.Pipe(duplex=False)
-    prober = ctx.Process(target=probe_healthz, args=(url, 0.02, stop_recv, out_send))
-    prober.start()
-    time.sleep(1.5)  # the child imports before it probes
-    before = cpu_seconds(worker_pids)
-    results, elapsed = closed_loop(lambda: synthesize(url, texts.next()), 8, s.healthz_seconds)
-    cores = (cpu_seconds(worker_pids) - before) / elapsed
-    stop_send.send(True)
-    latencies, failures = out_recv.recv()
-    prober.join(10)
-    fig.put("healthz", {"latency": latencies, "failures": failures, "worker_cores": cores,
+    with HealthzProbe(url, 0.02, settle_s=1.5) as probe:
+        before = cpu_seconds(worker_pids)
+        results, elapsed = closed_loop(lambda: synthesize(url, texts.next()), 8,
+                                       s.healthz_seconds)
+        cores = (cpu_seconds(worker_pids) - before) / elapsed
+    fig.put("healthz", {"latency": probe.latencies, "failures": probe.failures,
+                        "worker_cores": cores,
                         "synthesis_ok": len(ok_seconds(results)),
                         "synthesis_other": len(results) - len(ok_seconds(results))})
 

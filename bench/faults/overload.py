@@ -4,43 +4,19 @@ from another process so the clients' GIL does not distort it."""
 from __future__ import annotations
 
 import math
-import multiprocessing
 import time
 
-import requests
-
 from bench.faults.outcome import Outcome, statuses, worker_rss
-from bench.load import Result, Texts, closed_loop, pct, probe_healthz, synthesize
+from bench.load import (
+    HealthzProbe,
+    Result,
+    Texts,
+    capacity,
+    closed_loop,
+    pct,
+    synthesize,
+)
 from tests.gunicorn_server import GunicornServer
-
-
-def capacity(server: GunicornServer) -> int:
-    queue = requests.get(server.url + "/readyz", timeout=5).json()["queue"]
-    return int(queue["capacity"]) * server.workers
-
-
-class HealthzProbe:
-    """/healthz on a fresh connection every `interval_s`, from a separate process."""
-
-    def __init__(self, url: str, interval_s: float = 0.02) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self._stop_recv, self._stop_send = ctx.Pipe(duplex=False)
-        self._out_recv, self._out_send = ctx.Pipe(duplex=False)
-        self._process = ctx.Process(target=probe_healthz,
-                                    args=(url, interval_s, self._stop_recv, self._out_send))
-        self.latencies: list[float] = []
-        self.failures = 0
-
-    def __enter__(self) -> HealthzProbe:
-        self._process.start()
-        time.sleep(1.0)  # imports in the child
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop_send.send(True)
-        if self._out_recv.poll(30):
-            self.latencies, self.failures = self._out_recv.recv()
-        self._process.join(10)
 
 
 def overload(server: GunicornServer, seconds: float, multiple: int = 4,
@@ -61,7 +37,7 @@ def overload(server: GunicornServer, seconds: float, multiple: int = 4,
             time.sleep(0.1)
         return result
 
-    with HealthzProbe(server.url) as probe:
+    with HealthzProbe(server.url, 0.02, settle_s=1.0, collect_timeout_s=30) as probe:
         results, elapsed = closed_loop(one, clients, seconds)
     time.sleep(1.0)
     rss_after = worker_rss(server)
