@@ -73,7 +73,7 @@ class SpeechService:
         self.cache = cache
         self.engine = synthesizer.engine
         # A repeated request (a cache hit) must not re-serialize its plan to find its key.
-        self._keys = lru_cache(maxsize=PLAN_CACHE_SIZE)(self._key_uncached)
+        self.key_of = lru_cache(maxsize=PLAN_CACHE_SIZE)(self._key_uncached)
 
     def speak(self, request: SpeechRequest) -> Speech:
         sentences = self.synthesizer.plan(request.text)
@@ -115,13 +115,9 @@ class SpeechService:
         self.cache.put(key, CachedAudio(encode(sent, request.sample_rate, request.fmt),
                                         len(sent) / request.sample_rate))
 
-    def key_of(self, request: SpeechRequest) -> str:
-        """The cache key of a whole request (its text planned by the front end)."""
-        return self._keys(request, self.engine.name, self.engine.model_hash)
-
-    def _key_uncached(self, request: SpeechRequest, engine: str, model_hash: str) -> str:
-        # `engine` and `model_hash` are part of the memo's key only as a guard: a service
-        # keeps one engine, but a key must never outlive the model it was made for.
+    def _key_uncached(self, request: SpeechRequest) -> str:
+        """The cache key of a whole request (its text planned by the front end); the
+        service keeps one engine for life, so the key of a request never changes."""
         return self.key_for(request, self.synthesizer.plan(request.text))
 
     def key_for(self, request: SpeechRequest, sentences: list[Sentence]) -> str:
