@@ -94,7 +94,7 @@ def post_worker_init(worker: Any) -> None:
         gc.freeze()
         worker.log.info("heap frozen after warm-up: %d objects", gc.get_freeze_count())
 
-    state.on_ready.append(freeze_heap)  # once the engine is warm
+    state.when_ready(freeze_heap)  # once the engine is warm
 
     def drain(signum: int, frame: Any) -> None:
         state.draining = True

@@ -43,8 +43,9 @@ class Worker:
         self.warm_up_s: float | None = None
         self.error: str | None = None
         self.draining = False
-        self.on_ready: list[Callable[[], None]] = []  # run once the engine is warm
+        self._on_ready: list[Callable[[], None]] = []
         self._ready = threading.Event()
+        self._ready_lock = threading.Lock()
 
     @property
     def warm(self) -> bool:
@@ -63,6 +64,14 @@ class Worker:
     def wait_ready(self, timeout_s: float) -> bool:
         return self._ready.wait(timeout_s)
 
+    def when_ready(self, hook: Callable[[], None]) -> None:
+        """Run `hook` once the engine is warm: at once if it already is."""
+        with self._ready_lock:
+            if not self._ready.is_set():
+                self._on_ready.append(hook)
+                return
+        hook()
+
     def _load(self) -> None:
         try:
             engine, frontend, warm_s = self.pool.run(self._load_engine, LOAD_TIMEOUT_S)
@@ -73,8 +82,10 @@ class Worker:
         synthesizer = Synthesizer(frontend, engine, self.pool, self.settings.request_timeout_s)
         self.engine, self.warm_up_s = engine, warm_s
         self.service = SpeechService(synthesizer, self.cache)
-        self._ready.set()
-        for hook in self.on_ready:
+        with self._ready_lock:
+            self._ready.set()
+            hooks, self._on_ready = self._on_ready, []
+        for hook in hooks:
             hook()
         _LOGGER.info("worker ready: engine %s on %s, warm-up %.2f s",
                      engine.name, engine.device, warm_s)

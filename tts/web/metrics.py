@@ -201,9 +201,9 @@ def observe_request(app: Flask, route: str, method: str, response: Response,
         if (response.status_code == 200 and not response.is_streamed
                 and "X-Audio-Duration" in response.headers):
             observe_first_audio(elapsed_s, streamed=False)
-        sample(app)
     except Exception:
         _LOGGER.exception("recording request metrics failed")
+    _safe_sample(app)
 
 
 def init_app(app: Flask) -> None:
@@ -218,12 +218,12 @@ def init_app(app: Flask) -> None:
         FIRST_AUDIO.labels(mode=mode)
     app.register_blueprint(metrics)
     # A worker reports itself ready at once, not only when a request reaches it.
-    app.extensions["tts"].on_ready.append(lambda: _safe_sample(app))
+    app.extensions["tts"].when_ready(lambda: _safe_sample(app))
 
 
 def _safe_sample(app: Flask) -> None:
     try:
         sample(app)
-    except Exception:  # metrics never fail a request
+    except Exception:  # metrics never fail a request or a start-up
         _LOGGER.exception("metrics sampling failed")
 
