@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import os
 import re
 import statistics
 import threading
@@ -22,11 +21,11 @@ import wave
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import requests
 
+from bench.load import cpu_seconds
 from tests.gunicorn_server import GunicornServer, ServerFactory, distinct_text
 
 CLIENT_TIMEOUT_S = 30.0
@@ -75,16 +74,6 @@ def assert_fast_503(reply: Reply) -> None:
     error = reply.json_error()
     assert error["code"] == "unavailable" and error["message"] and error["request_id"]
     assert reply.seconds < 1.0, f"503 took {reply.seconds:.2f} s"
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of the processes (all their threads), from /proc."""
-    total = 0
-    for pid in pids:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2:].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], fraction: float) -> float:
