@@ -726,14 +726,6 @@ def _dequantize(node: onnx.NodeProto, consts: dict[str, np.ndarray]) -> np.ndarr
     return (diff * scale).astype(np.float32)
 
 
-def _prune_initializers(graph: onnx.GraphProto) -> None:
-    """Drop initializers no node or output reads any more (the int8 originals)."""
-    used = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
-    inits = [t for t in graph.initializer if t.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(inits)
-
-
 # --------------------------------------------------------------------------- checks
 
 
