@@ -27,13 +27,6 @@ def without_activation_quant(model: onnx.ModelProto) -> onnx.ModelProto:
     return out
 
 
-def snr_db(ref: np.ndarray, test: np.ndarray) -> float:
-    """Signal-to-noise ratio of `test` against `ref`, in dB (inf when identical)."""
-    noise = float(np.sum((ref.astype(np.float64) - test) ** 2))
-    power = float(np.sum(ref.astype(np.float64) ** 2))
-    return float("inf") if noise == 0 else 10.0 * np.log10(power / noise)
-
-
 def acoustic_feed(ids: Iterable[int]) -> dict[str, np.ndarray]:
     """Inputs of the acoustic graph for one symbol-id sequence at neutral prosody."""
     one = np.array([1.0], np.float32)
