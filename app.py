@@ -7,7 +7,6 @@ gunicorn.conf.py), so every worker builds its own engine and sessions.
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 from flask import Flask, Response, g, jsonify, request
@@ -15,7 +14,9 @@ from werkzeug.exceptions import HTTPException
 
 from config import Settings
 from tts.web import admin, auth, errors, metrics
-from tts.web.logs import log_request
+from tts.web.hits import CachedHits
+from tts.web.logs import REQUEST_ID_HEADER, request_id_from
+from tts.web.observe import record_request
 from tts.web.openai_compat import openai_compat
 from tts.web.ops import ops
 from tts.web.socketio import init_socketio
@@ -24,8 +25,6 @@ from tts.web.streaming import streaming
 from tts.worker import Worker
 
 _LOGGER = logging.getLogger(__name__)
-
-REQUEST_ID_HEADER = "X-Request-ID"
 
 
 def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask:
@@ -37,7 +36,7 @@ def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask
     worker = Worker(settings)
     app.extensions["tts"] = worker
     register_hooks(app)
-    metrics.init_app(app)  # /metrics; requests are counted and timed in finish_request
+    metrics.init_app(app)  # /metrics; requests are counted and timed by record_request
     auth.init_app(app, settings)  # API keys and rate limits on /api/*, /v1/*
     admin.init_app(app, settings.admin_token)  # /admin/* only with a token
     app.register_blueprint(speech)
@@ -45,6 +44,7 @@ def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask
     app.register_blueprint(streaming)
     app.register_blueprint(openai_compat)
     init_socketio(app)
+    app.wsgi_app = CachedHits(app, app.wsgi_app)  # type: ignore[method-assign]
     if start:
         worker.start()
     return app
@@ -56,9 +56,7 @@ def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask
 def register_hooks(app: Flask) -> None:
     @app.before_request
     def start_request() -> None:
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        usable = incoming[:128] if incoming.isprintable() else ""
-        g.request_id = usable or os.urandom(16).hex()
+        g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER, ""))
         g.started = time.perf_counter()
         g.log = {}
 
@@ -66,14 +64,14 @@ def register_hooks(app: Flask) -> None:
     def finish_request(response: Response) -> Response:
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         request_id = g.get("request_id", "")
-        rule, method = request.url_rule, request.method
+        rule = request.url_rule
         response.headers[REQUEST_ID_HEADER] = request_id
-        metrics.observe_request(app, rule.rule if rule else "unmatched", method, response,
-                                elapsed)
-        log_request(request_id=request_id, method=method,
-                    route=rule.rule if rule else request.path[:100],
-                    status=response.status_code, ms=round(elapsed * 1000, 1),
-                    **g.get("log", {}))
+        status = response.status_code
+        record_request(app, request_id=request_id, method=request.method,
+                       route=rule.rule if rule else None, path=request.path, status=status,
+                       elapsed_s=elapsed, fields=g.get("log", {}),
+                       whole_audio=(status == 200 and not response.is_streamed
+                                    and "X-Audio-Duration" in response.headers))
         return response
 
     @app.errorhandler(errors.ServiceError)

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from cache import AudioCache, CachedAudio
+from cache import HIT_MEMORY, AudioCache, CachedAudio
 from cache.keys import request_key
 from tts.audio import FORMATS, encode, join, resample
 from tts.audio.stream import StreamEncoder
@@ -81,6 +81,16 @@ class SpeechService:
         entry, tier = self.cache.get_or_create(key, lambda: self._create(request, sentences))
         return Speech(entry.data, entry.duration_s, tier, FORMATS[request.fmt].content_type,
                       len(sentences))
+
+    def remembered(self, request: SpeechRequest) -> Speech | None:
+        """The whole request's audio if this worker's memory tier holds it, else None
+        (nothing synthesized, Redis not asked): what `speak` returns on a tier-1 hit."""
+        entry = self.cache.in_memory(self.key_of(request))
+        if entry is None:
+            return None
+        return Speech(entry.data, entry.duration_s, HIT_MEMORY,
+                      FORMATS[request.fmt].content_type,
+                      len(self.synthesizer.plan(request.text)))
 
     def stream(self, request: SpeechRequest) -> SpeechStream:
         """Audio as it is made: from the cache if present, else chunk by chunk.

@@ -28,6 +28,9 @@ from tts.web import errors
 
 PROTECTED_PREFIXES = ("/api/", "/v1/", "/socket.io")
 MAX_BUCKETS = 10000  # per worker; the least recently used bucket goes first
+# WSGI environ flag set by tts/web/hits.py once a request passed the check; a caller
+# cannot set it (headers arrive as HTTP_*), and it spares a miss a second token.
+GUARD_PASSED = "tts.guard_passed"
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -95,6 +98,42 @@ def protected(path: str) -> bool:
     return path.startswith(PROTECTED_PREFIXES)
 
 
+class Guard:
+    """The check in front of synthesis routes; raises the 401/403/429 to answer with.
+
+    A plain function of the path, client address and Authorization header, so that
+    tier-1 hits answered before Flask (tts/web/hits.py) pass the same check.
+    """
+
+    def __init__(self, keys: Sequence[str], buckets: TokenBuckets | None,
+                 rate_per_s: float) -> None:
+        self.keys = keys
+        self.buckets = buckets
+        self.rate_per_s = rate_per_s
+
+    def check(self, path: str, remote_addr: str | None, authorization: str | None) -> None:
+        if not protected(path):
+            return
+        client = remote_addr or "unknown"
+        if self.keys:
+            token = check_bearer(authorization, self.keys, "tts")
+            # Buckets are keyed by a digest, so the key itself is never held twice.
+            client = "key:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+        if self.buckets is not None:
+            wait = self.buckets.take(client)
+            if wait > 0:
+                raise errors.RateLimited(
+                    f"more than {self.rate_per_s:g} requests per second for this "
+                    f"{'key' if self.keys else 'client'}; retry shortly",
+                    retry_after=max(1, math.ceil(wait)))
+
+
+def guard_of(app: Flask) -> Guard | None:
+    """The app's guard; None when there is nothing to check."""
+    guard: Guard | None = app.extensions.get("auth")
+    return guard
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     """Check keys and rate limits before synthesis routes (no hook when neither is set)."""
     keys = settings.api_key_list
@@ -102,20 +141,10 @@ def init_app(app: Flask, settings: Settings) -> None:
                if settings.rate_limit_per_s > 0 else None)
     if not keys and buckets is None:
         return  # nothing to check: no per-request cost at all
+    guard = app.extensions["auth"] = Guard(keys, buckets, settings.rate_limit_per_s)
 
     @app.before_request
     def guard_synthesis() -> None:
-        if not protected(request.path):
+        if request.environ.get(GUARD_PASSED):
             return
-        client = request.remote_addr or "unknown"
-        if keys:
-            token = check_bearer(request.headers.get("Authorization"), keys, "tts")
-            # Buckets are keyed by a digest, so the key itself is never held twice.
-            client = "key:" + hashlib.sha256(token.encode()).hexdigest()[:16]
-        if buckets is not None:
-            wait = buckets.take(client)
-            if wait > 0:
-                raise errors.RateLimited(
-                    f"more than {settings.rate_limit_per_s:g} requests per second for this "
-                    f"{'key' if keys else 'client'}; retry shortly",
-                    retry_after=max(1, math.ceil(wait)))
+        guard.check(request.path, request.remote_addr, request.headers.get("Authorization"))

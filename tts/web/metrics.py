@@ -190,16 +190,16 @@ def scrape() -> Response:
     return Response(exposition(), content_type=CONTENT_TYPE_LATEST)
 
 
-def observe_request(app: Flask, route: str, method: str, response: Response,
-                    elapsed_s: float) -> None:
-    """Count and time one answered request, then sample the worker (app.py calls this
-    from its one after-request hook, the same place that writes the request's log line).
+def observe_request(app: Flask, route: str, method: str, status: int, elapsed_s: float, *,
+                    whole_audio: bool) -> None:
+    """Count and time one answered request, then sample the worker (tts/web/observe.py
+    calls this for every request, next to writing its log line). `whole_audio`: the
+    response carries finished audio, so its time is also a time to first audio.
     Metrics never fail a request: an error here is logged, and the response goes out."""
     try:
-        series(REQUESTS, route, method, str(response.status_code)).inc()
+        series(REQUESTS, route, method, str(status)).inc()
         series(LATENCY, route).observe(elapsed_s)
-        if (response.status_code == 200 and not response.is_streamed
-                and "X-Audio-Duration" in response.headers):
+        if whole_audio:
             observe_first_audio(elapsed_s, streamed=False)
     except Exception:
         _LOGGER.exception("recording request metrics failed")

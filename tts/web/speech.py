@@ -27,9 +27,14 @@ def speak(worker: Worker, speech_request: SpeechRequest) -> Speech:
     assert worker.service is not None
     with synthesis_errors():
         result = worker.service.speak(speech_request)
-    g.log.update(text_chars=len(speech_request.text), audio_s=round(result.duration_s, 3),
-                 cache=result.cache, sentences=result.sentences)
+    g.log.update(speech_log(speech_request, result))
     return result
+
+
+def speech_log(speech_request: SpeechRequest, result: Speech) -> dict[str, Any]:
+    """The request log's fields for one answered /api/tts (sizes, never the text)."""
+    return {"text_chars": len(speech_request.text), "audio_s": round(result.duration_s, 3),
+            "cache": result.cache, "sentences": result.sentences}
 
 
 def engine_headers(worker: Worker) -> dict[str, str]:
@@ -37,14 +42,14 @@ def engine_headers(worker: Worker) -> dict[str, str]:
     return {"X-Engine": worker.engine.name, "X-Device": worker.engine.device}
 
 
+def audio_headers(worker: Worker, result: Speech) -> dict[str, str]:
+    """Every header of a whole-audio answer but its length and request id."""
+    return {"Content-Type": result.content_type, "X-Cache": result.cache,
+            "X-Audio-Duration": f"{result.duration_s:.3f}", **engine_headers(worker)}
+
+
 def audio_response(worker: Worker, result: Speech) -> Response:
-    response = Response(result.data, mimetype=result.content_type)
-    response.headers.update({
-        "X-Cache": result.cache,
-        "X-Audio-Duration": f"{result.duration_s:.3f}",
-        **engine_headers(worker),
-    })
-    return response
+    return Response(result.data, headers=audio_headers(worker, result))
 
 
 def voices_of(worker: Worker) -> list[Any]:
