@@ -10,6 +10,7 @@ timed test: here the bound is generous so a noisy shared machine does not flake.
 
 from __future__ import annotations
 
+import http.client
 import io
 import itertools
 import json
@@ -111,6 +112,33 @@ def test_each_worker_freezes_its_warm_heap(two_workers: GunicornServer) -> None:
     frozen = re.findall(r"heap frozen after warm-up: (\d+) objects", two_workers.stderr_text())
     assert len(frozen) == 2, two_workers.stderr_tail()
     assert all(int(count) > 100_000 for count in frozen)  # the front end's dictionaries
+
+
+def test_hits_and_refusals_share_one_keep_alive_connection(two_workers: GunicornServer) -> None:
+    """Hits answered before Flask and requests Flask answers after the shortcut read
+    their body leave the connection's framing intact, request after request."""
+    host, port = two_workers.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=CLIENT_TIMEOUT_S)
+    text = next_text()
+
+    def post(body: bytes | Iterator[bytes]) -> tuple[int, str, bytes]:
+        chunked = not isinstance(body, bytes)
+        connection.request("POST", "/api/tts", body, {"Content-Type": "application/json"},
+                           encode_chunked=chunked)
+        response = connection.getresponse()
+        return response.status, response.getheader("X-Cache", ""), response.read()
+
+    whole = json.dumps({"text": text}).encode()
+    first = post(whole)
+    sock = connection.sock
+    answers = [post(whole), post(b'{"text": "x", "pitch": 2}'),
+               post(iter([whole[:5], whole[5:]])), post(whole)]
+    assert connection.sock is sock, "the server closed the keep-alive connection"
+    connection.close()
+    assert first[:2] == (200, "miss")
+    assert answers[0] == (200, "hit-memory", first[2])
+    assert answers[1][0] == 400 and b"pitch" in answers[1][2]
+    assert answers[2] == answers[3] == answers[0]  # chunked: through Flask, same hit
 
 
 def test_healthz_stays_fast_while_cores_are_saturated(two_workers: GunicornServer) -> None:
