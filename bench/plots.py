@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from bench.load import pct
+from bench.results_md import cached_runs
 
 
 def _cdf(ax: plt.Axes, values: Sequence[float], label: str) -> None:
@@ -66,20 +67,25 @@ def throughput_vs_concurrency(path: Path, levels: Sequence[int],
     plt.close(fig)
 
 
-def cached_bars(path: Path, rps: Mapping[str, float], p99_ms: Mapping[str, float]) -> None:
+def cached_bars(path: Path, levels: Sequence[int], rps: Mapping[str, Sequence[float]],
+                p99_ms: Mapping[str, Sequence[float]]) -> None:
+    """Requests/s and p99 of each target, grouped by connection count."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     names = list(rps)
-    left.bar(names, [rps[n] for n in names], color=["C0", "C1", "C2", "C3"][: len(names)])
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        xs = [j + (i - (len(names) - 1) / 2) * width for j in range(len(levels))]
+        left.bar(xs, rps[name], width, label=name, color=f"C{i}")
+        right.bar(xs, p99_ms[name], width, label=name, color=f"C{i}")
+    right.axhline(30, color="grey", linestyle="--", label="p99 target 30 ms")
     left.set_ylabel("requests/s")
     left.set_title("Cached requests/s (same bytes)")
-    right.bar(names, [p99_ms[n] for n in names], color=["C0", "C1", "C2", "C3"][: len(names)])
-    right.axhline(30, color="grey", linestyle="--", label="p99 target 30 ms")
     right.set_ylabel("p99 latency, ms")
     right.set_title("Cached p99 latency")
-    right.legend(fontsize=8)
     for ax in (left, right):
-        ax.tick_params(axis="x", labelsize=8)
+        ax.set_xticks(range(len(levels)), [f"{c} connections" for c in levels])
         ax.grid(True, axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -108,10 +114,14 @@ def write_all(directory: Path, v: Mapping[str, Any]) -> None:
          for name in ("service", "seed")},
         {name: [pct(sweep["latency"][name][lvl], .5) for lvl in levels]
          for name in ("service", "seed")})
-    cached = v["cached"]["runs"]
+    cached = v["cached"]
+    levels = cached["connections"]
     label = {"memory": "service tier 1", "redis": "service tier 2", "bare": "bare Flask"}
-    cached_bars(directory / "cached.png",
-                      {label[k]: statistics.median(r["rps"] for r in runs)
-                       for k, runs in cached.items()},
-                      {label[k]: 1000 * statistics.median(r["p99"] for r in runs)
-                       for k, runs in cached.items()})
+
+    def per_level(name: str, what: str, scale: float = 1.0) -> list[float]:
+        return [scale * statistics.median(r[what] for r in cached_runs(cached, name, c))
+                for c in levels]
+
+    cached_bars(directory / "cached.png", levels,
+                {label[k]: per_level(k, "rps") for k in cached["runs"]},
+                {label[k]: per_level(k, "p99", 1000) for k in cached["runs"]})

@@ -39,6 +39,13 @@ def verdict(ok: bool) -> str:
     return "**met**" if ok else "**not met**"
 
 
+def cached_runs(cached: dict[str, Any], name: str, level: int) -> list[dict[str, float]]:
+    """One target's runs at one connection count (keys are strings once read from JSON)."""
+    runs = cached["runs"][name]
+    found: list[dict[str, float]] = runs.get(level, runs.get(str(level), []))
+    return found
+
+
 def render(meta: dict[str, Any], v: dict[str, Any]) -> str:
     rtf, cold, lat, ttfa = v["rtf"], v["cold_start"], v["latency_1"], v["ttfa"]
     sweep, health, mixed, cached, rss = (v["sweep"], v["healthz"], v["mixed"], v["cached"],
@@ -57,10 +64,21 @@ def render(meta: dict[str, Any], v: dict[str, Any]) -> str:
     svc_rps, seed_rps = sweep_rps("service", sat), sweep_rps("seed", sat)
     best_rps = max(sweep_rps("service", lvl) for lvl in levels)
     mix_svc, mix_seed = med(mixed["service"]["rps"]), med(mixed["seed"]["rps"])
-    c_rps = {k: med([r["rps"] for r in runs]) for k, runs in cached["runs"].items()}
-    c_p99 = {k: med([r["p99"] for r in runs]) for k, runs in cached["runs"].items()}
-    c_p50 = {k: med([r["p50"] for r in runs]) for k, runs in cached["runs"].items()}
-    c_err = {k: sum(int(r["errors"]) for r in runs) for k, runs in cached["runs"].items()}
+    c_levels: list[int] = cached["connections"]
+
+    def c_med(name: str, level: int, what: str) -> float:
+        return med([r[what] for r in cached_runs(cached, name, level)])
+
+    def c_ok(name: str, level: int) -> bool:
+        return (c_med(name, level, "rps") >= 0.6 * c_med("bare", level, "rps")
+                and c_med(name, level, "p99") < .03)
+
+    def c_cell(name: str, level: int) -> str:
+        return (f"{c_med(name, level, 'rps'):.0f} (p50 {f_ms(c_med(name, level, 'p50'))}, "
+                f"p99 {f_ms(c_med(name, level, 'p99'))})")
+
+    c_err = {k: sum(int(r["errors"]) for lvl in c_levels for r in cached_runs(cached, k, lvl))
+             for k in cached["runs"]}
     lat_svc, lat_seed = pct(lat["service"], .5), pct(lat["seed"], .5)
     ttfa_svc, ttfa_4 = pct(ttfa["service"], .5), pct(ttfa["service_4"], .5)
     healthz_p99 = pct(health["latency"], .99)
@@ -114,12 +132,17 @@ def render(meta: dict[str, Any], v: dict[str, Any]) -> str:
         f"{seed_rps:.2f} | {verdict(svc_rps >= 4 and svc_rps >= 2 * seed_rps)} |",
         f"| 35%-repeat mix >= 3x the baseline | {mix_svc:.2f} vs {mix_seed:.2f} requests/s "
         f"= {ratio(mix_svc, mix_seed)} | {verdict(mix_svc >= 3 * mix_seed)} |",
-        f"| cache hits >= 60% of a bare Flask app's requests/s, p99 < 30 ms | tier 1: "
-        f"{ratio(c_rps['memory'], c_rps['bare'])} of bare, p99 {f_ms(c_p99['memory'])}; "
-        f"tier 2: {ratio(c_rps['redis'], c_rps['bare'])}, p99 {f_ms(c_p99['redis'])} | "
-        f"tier 1 {verdict(c_rps['memory'] >= 0.6 * c_rps['bare'] and c_p99['memory'] < .03)}"
-        f"; tier 2 {verdict(c_rps['redis'] >= 0.6 * c_rps['bare'] and c_p99['redis'] < .03)}"
-        " |",
+        "| cache hits >= 60% of a bare Flask app's requests/s, p99 < 30 ms | "
+        + "; ".join(
+            f"{c} connections: tier 1 {ratio(c_med('memory', c, 'rps'), c_med('bare', c, 'rps'))}"
+            f" of bare, p99 {f_ms(c_med('memory', c, 'p99'))} (bare's own p99 "
+            f"{f_ms(c_med('bare', c, 'p99'))}); tier 2 "
+            f"{ratio(c_med('redis', c, 'rps'), c_med('bare', c, 'rps'))}, p99 "
+            f"{f_ms(c_med('redis', c, 'p99'))}" for c in c_levels)
+        + " | "
+        + "; ".join(f"{c} connections: tier 1 {verdict(c_ok('memory', c))}, tier 2 "
+                    f"{verdict(c_ok('redis', c))}" for c in c_levels)
+        + " |",
         f"| /healthz p99 <= 50 ms while synthesis saturates every core | {f_ms(healthz_p99)} "
         f"(n={len(health['latency'])}) | {verdict(healthz_p99 <= 0.05)} |",
         f"| cold start (process start -> /readyz 200, voice built) <= 2 s | {f_s(cold_svc)} "
@@ -154,14 +177,15 @@ def render(meta: dict[str, Any], v: dict[str, Any]) -> str:
         "(p50) |",
         f"| 35%-repeat mix: answered from cache | {med(mixed['service']['hits']):.0%} | 0% "
         "(no cache) | |",
-        f"| cached requests/s, tier 1 (memory) | {c_rps['memory']:.0f} (p50 "
-        f"{f_ms(c_p50['memory'])}, p99 {f_ms(c_p99['memory'])}) | {seed_rps:.2f} (no cache: "
-        f"uncached rate) | {ratio(c_rps['memory'], seed_rps)} |",
-        f"| cached requests/s, tier 2 (Redis, memory tier off) | {c_rps['redis']:.0f} (p50 "
-        f"{f_ms(c_p50['redis'])}, p99 {f_ms(c_p99['redis'])}) | {seed_rps:.2f} | "
-        f"{ratio(c_rps['redis'], seed_rps)} |",
-        f"| bare Flask, same bytes, same gunicorn settings | {c_rps['bare']:.0f} (p50 "
-        f"{f_ms(c_p50['bare'])}, p99 {f_ms(c_p99['bare'])}) | | |",
+        *(row for c in c_levels for row in (
+            f"| cached requests/s, tier 1 (memory), {c} connections | {c_cell('memory', c)} | "
+            f"{seed_rps:.2f} (no cache: uncached rate) | "
+            f"{ratio(c_med('memory', c, 'rps'), seed_rps)} |",
+            f"| cached requests/s, tier 2 (Redis, memory tier off), {c} connections | "
+            f"{c_cell('redis', c)} | {seed_rps:.2f} | "
+            f"{ratio(c_med('redis', c, 'rps'), seed_rps)} |",
+            f"| bare Flask, same bytes, same gunicorn settings, {c} connections | "
+            f"{c_cell('bare', c)} | | |")),
         f"| cold start: spawn -> ready (service: /readyz 200 with every worker warm; "
         f"baseline: first synthesis answered, model loaded lazily) | "
         f"{' / '.join(f_s(x) for x in cold['service'])} | "
@@ -175,10 +199,11 @@ def render(meta: dict[str, Any], v: dict[str, Any]) -> str:
         f"process) | {dist(health['latency'])}, {health['failures']} failures; workers used "
         f"{health['worker_cores']:.2f} cores | | |",
         "",
-        f"Cached runs: `wrk` ({cached['tool']}) with {cached['connections']} keep-alive "
-        f"connections, {len(cached['runs']['memory'])} interleaved runs per target, medians; "
-        f"body {cached['bytes']} bytes (one corpus sentence as WAV). Errors (non-2xx or "
-        f"socket): tier 1 {c_err['memory']}, tier 2 {c_err['redis']}, bare {c_err['bare']}.",
+        f"Cached runs: `{cached['tool']}` with {' and '.join(map(str, c_levels))} keep-alive "
+        f"connections, {len(cached_runs(cached, 'memory', c_levels[0]))} interleaved runs per "
+        f"target and level, medians; body {cached['bytes']} bytes (one corpus sentence as "
+        f"WAV). Errors (non-2xx or socket): tier 1 {c_err['memory']}, tier 2 "
+        f"{c_err['redis']}, bare {c_err['bare']}.",
         "",
         "### Throughput and latency against concurrency (uncached, 72 characters)",
         "",
