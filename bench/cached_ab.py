@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.cached_ab --against dddaba7 [--workers 2] [--rounds 5] [--pin]
 
-Prints the comparison and writes it to bench/results/cached_ab.md with the run's details.
+Prints the comparison and writes it to bench/results/cached_ab.md (cached_ab_pinned.md with
+`--pin`) with the run's details.
 With `--pin` (meant for `--workers 1`) the servers run on CPU 0 and `wrk` on CPU 1, so the
 worker is the bottleneck and its CPU time per request is the cost of one hit, without the
 load generator competing for the same core.
@@ -132,7 +133,8 @@ def main() -> None:
         "```",
         "",
     ]
-    (RESULTS_DIR / "cached_ab.md").write_text("\n".join(report))
+    (RESULTS_DIR / ("cached_ab_pinned.md" if args.pin else "cached_ab.md")).write_text(
+        "\n".join(report))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """Repeats of a POST /api/tts that this worker's memory tier holds, answered before Flask.
 
 Repeated phrases are a large share of real traffic, and a hit should cost little more
-than sending its bytes. Through Flask a tier-1 hit cost about twice the CPU of a bare
-Flask app returning the same bytes: the request context, routing, hooks and response
-object, the JSON decoding and the checks (bench/RESULTS.md has the numbers).
+than sending its bytes. Through Flask a tier-1 hit cost a worker about 1,000 us of CPU,
+twice what a bare Flask app returning the same bytes needs (513 us): the request
+context, routing, hooks and response object, the JSON decoding and the checks. Answered
+here it costs 582 us (bench/results/cached_ab_pinned.md).
 
 This layer answers only the plainest case: a JSON body of at most `BODY_LIMIT` bytes,
 read once and remembered with the request it parsed to, whose whole audio tier 1 holds.
