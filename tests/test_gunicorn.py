@@ -119,12 +119,14 @@ def test_hits_and_refusals_share_one_keep_alive_connection(two_workers: Gunicorn
     their body leave the connection's framing intact, request after request."""
     host, port = two_workers.url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=CLIENT_TIMEOUT_S)
-    text = next_text()
+    text, ids = next_text(), iter(itertools.count())
+    tag = f"keep-alive-{time.monotonic_ns()}"
 
     def post(body: bytes | Iterator[bytes]) -> tuple[int, str, bytes]:
         chunked = not isinstance(body, bytes)
-        connection.request("POST", "/api/tts", body, {"Content-Type": "application/json"},
-                           encode_chunked=chunked)
+        connection.request("POST", "/api/tts", body, {
+            "Content-Type": "application/json", "X-Request-ID": f"{tag}-{next(ids)}"},
+            encode_chunked=chunked)
         response = connection.getresponse()
         return response.status, response.getheader("X-Cache", ""), response.read()
 
@@ -139,6 +141,10 @@ def test_hits_and_refusals_share_one_keep_alive_connection(two_workers: Gunicorn
     assert answers[0] == (200, "hit-memory", first[2])
     assert answers[1][0] == 400 and b"pitch" in answers[1][2]
     assert answers[2] == answers[3] == answers[0]  # chunked: through Flask, same hit
+    logged = {line["request_id"]: line for line in map(json.loads, re.findall(
+        r"^\{.*\"request_id\": \"" + tag + r"-\d+\".*\}$", two_workers.stderr_text(), re.M))}
+    assert [logged[f"{tag}-{i}"].get("shortcut", False) for i in range(5)] == [
+        False, True, False, False, True]
 
 
 def test_healthz_stays_fast_while_cores_are_saturated(two_workers: GunicornServer) -> None:

@@ -6,7 +6,9 @@ A spy wraps the real `/api/tts` POST view to count the requests Flask answered.
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,7 +91,8 @@ def test_hit_keeps_the_request_id_and_is_logged_counted_and_timed(
     assert by_shortcut["request_id"] == "caller-7" and by_shortcut["cache"] == "hit-memory"
     same = {"method", "route", "status", "text_chars", "audio_s", "sentences"}
     assert {k: by_shortcut[k] for k in same} == {k: by_flask[k] for k in same}
-    assert set(by_shortcut) == set(by_flask) and by_shortcut["ms"] >= 0
+    assert set(by_shortcut) == set(by_flask) | {"shortcut"} and by_shortcut["shortcut"] is True
+    assert by_shortcut["ms"] >= 0
     assert worker.cache.memory.stats.snapshot()["hits"] == hits_before + 1
     assert requests_counted("200") == counted_before + 1
 
@@ -107,6 +110,78 @@ def test_bad_bodies_get_flasks_error_every_time(
     for attempt in (1, 2):  # the second time, the shortcut remembers it cannot serve it
         assert_error(post_raw(client, body), status, *named)
         assert len(flask_answers) == attempt
+
+
+@pytest.mark.parametrize(("text", "status", "named"), [
+    ("。。。", 422, "nothing speakable"),
+    ("<speak><bad", 400, "SSML"),
+])
+def test_front_end_refusals_are_left_to_flask_without_planning_twice(
+        app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture, text: str,
+        status: int, named: str) -> None:
+    """The shortcut never plans: a text the front end refuses is refused once, by Flask,
+    and leaves no error in the log."""
+    synthesizer = app.extensions["tts"].service.synthesizer
+    plans: list[str] = []
+    plan = synthesizer.plan
+
+    def counted(text: str) -> Any:
+        plans.append(text)
+        return plan(text)
+
+    synthesizer.plan = counted
+    try:
+        with caplog.at_level(logging.WARNING):
+            for _ in range(2):
+                assert_error(client.post("/api/tts", json={"text": text}), status, named)
+    finally:
+        del synthesizer.plan  # back to the class's method
+    assert len(plans) == 2  # once per request, both from Flask's route
+    assert not [r for r in caplog.records if r.name == "tts.web.hits"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json\xa0", "\x85application/json",
+                                          "application/jsonx"])
+def test_content_types_flask_refuses_are_refused_on_a_hit_too(
+        client: FlaskClient, content_type: str) -> None:
+    body = {"text": distinct_text(7, tag="hits-types")}
+    assert client.post("/api/tts", json=body).status_code == 200
+    response = client.post("/api/tts", data=json.dumps(body), content_type=content_type)
+    assert_error(response, 415, "application/json")
+
+
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+@pytest.mark.parametrize("spell", [
+    lambda n: f"+{n}", lambda n: f"{n[0]}_{n[1:]}", lambda n: n.translate(ARABIC_INDIC)])
+def test_content_lengths_werkzeug_rejects_get_flasks_answer_on_a_hit(
+        client: FlaskClient, flask_answers: list[int], spell: Callable[[str], str]) -> None:
+    """Python's int() takes these; werkzeug reads them as 0, so Flask sees no body."""
+    body = json.dumps({"text": distinct_text(8, tag="hits-length")}).encode()
+    assert post_raw(client, body).status_code == 200
+    before = len(flask_answers)
+    response = client.post("/api/tts", data=body, content_type="application/json",
+                           environ_overrides={"CONTENT_LENGTH": spell(str(len(body)))})
+    assert_error(response, 400, "not valid JSON")
+    assert len(flask_answers) == before + 1
+
+
+def test_flask_times_a_request_from_when_the_shortcut_saw_it(
+        app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    hits = app.wsgi_app
+    parse = hits._parse  # type: ignore[attr-defined]
+
+    def slow_parse(body: bytes) -> Any:
+        time.sleep(0.2)
+        return parse(body)
+
+    monkeypatch.setattr(hits, "_parse", slow_parse)
+    with caplog.at_level(logging.INFO, logger="tts.request"):
+        assert_error(client.post("/api/tts", json={"text": "你好", "voice": "nobody"}), 404)
+    (line,) = [r.__dict__["fields"] for r in caplog.records if r.name == "tts.request"]
+    assert line["ms"] >= 200 and "shortcut" not in line
 
 
 def test_what_the_shortcut_does_not_take_still_hits_the_cache_through_flask(

@@ -13,7 +13,6 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 import numpy as np
 
@@ -23,6 +22,7 @@ from tts.audio import FORMATS, encode, join, resample
 from tts.audio.stream import StreamEncoder
 from tts.emotions import Prosody, prosody_for
 from tts.frontend import Sentence
+from tts.recent import Recent
 from tts.synthesizer import PLAN_CACHE_SIZE, Synthesizer
 
 _LOGGER = logging.getLogger(__name__)
@@ -62,6 +62,14 @@ class SpeechStream:
     duration_s: float | None  # known only when served from the cache
 
 
+@dataclass(frozen=True)
+class Planned:
+    """What planning a request decided, kept for its repeats."""
+
+    key: str
+    sentences: int
+
+
 STREAM_BLOCK_BYTES = 16384  # how a cached entry is cut into chunks when streamed
 
 
@@ -73,7 +81,7 @@ class SpeechService:
         self.cache = cache
         self.engine = synthesizer.engine
         # A repeated request (a cache hit) must not re-serialize its plan to find its key.
-        self.key_of = lru_cache(maxsize=PLAN_CACHE_SIZE)(self._key_uncached)
+        self._planned: Recent[SpeechRequest, Planned] = Recent(PLAN_CACHE_SIZE)
 
     def speak(self, request: SpeechRequest) -> Speech:
         sentences = self.synthesizer.plan(request.text)
@@ -83,14 +91,17 @@ class SpeechService:
                       len(sentences))
 
     def remembered(self, request: SpeechRequest) -> Speech | None:
-        """The whole request's audio if this worker's memory tier holds it, else None
-        (nothing synthesized, Redis not asked): what `speak` returns on a tier-1 hit."""
-        entry = self.cache.in_memory(self.key_of(request))
+        """What `speak` returns on a tier-1 hit, if this request was planned before and its
+        audio is in the memory tier; else None, having done no work at all (no front end,
+        no Redis, no synthesis), so the caller can take the full path."""
+        planned = self._planned.get(request)
+        if planned is None:
+            return None
+        entry = self.cache.in_memory(planned.key)
         if entry is None:
             return None
         return Speech(entry.data, entry.duration_s, HIT_MEMORY,
-                      FORMATS[request.fmt].content_type,
-                      len(self.synthesizer.plan(request.text)))
+                      FORMATS[request.fmt].content_type, planned.sentences)
 
     def stream(self, request: SpeechRequest) -> SpeechStream:
         """Audio as it is made: from the cache if present, else chunk by chunk.
@@ -125,10 +136,15 @@ class SpeechService:
         self.cache.put(key, CachedAudio(encode(sent, request.sample_rate, request.fmt),
                                         len(sent) / request.sample_rate))
 
-    def _key_uncached(self, request: SpeechRequest) -> str:
+    def key_of(self, request: SpeechRequest) -> str:
         """The cache key of a whole request (its text planned by the front end); the
         service keeps one engine for life, so the key of a request never changes."""
-        return self.key_for(request, self.synthesizer.plan(request.text))
+        planned = self._planned.get(request)
+        if planned is None:
+            sentences = self.synthesizer.plan(request.text)
+            planned = Planned(self.key_for(request, sentences), len(sentences))
+            self._planned.put(request, planned)
+        return planned.key
 
     def key_for(self, request: SpeechRequest, sentences: list[Sentence]) -> str:
         spoken = json.dumps([[s.text, s.phones, s.pause_s, *s.overrides()] for s in sentences],

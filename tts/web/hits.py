@@ -6,13 +6,14 @@ twice what a bare Flask app returning the same bytes needs (513 us): the request
 context, routing, hooks and response object, the JSON decoding and the checks. Answered
 here it costs 582 us (bench/results/cached_ab_pinned.md).
 
-This layer answers only the plainest case: a JSON body of at most `BODY_LIMIT` bytes,
-read once and remembered with the request it parsed to, whose whole audio tier 1 holds.
-Everything else (an error, a miss, a query string, a chunked or larger body, a worker
-still warming up) goes on to Flask untouched, with the body put back, so one place
-decides what a request means and renders every error. What this layer sends is what
-Flask would have sent: the same parsing, key and rate-limit check, headers, metrics
-and log line, from the same functions.
+This layer answers only the plainest case: a JSON body of known length and at most
+`BODY_LIMIT` bytes, whose request was planned before and whose whole audio tier 1
+holds. Anything else (a request not planned before, a miss, an error, a chunked or
+larger body, another content type or method) goes on to Flask with the body put back,
+having cost at most a JSON parse here. So one place plans and synthesizes, decides what
+a request means and renders every error. What this layer sends is what Flask would
+have sent: the same parsing, key and rate-limit check, headers, metrics and log line,
+from the same functions (the log line also says `"shortcut": true`).
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
+from werkzeug.http import parse_options_header
+from werkzeug.wsgi import get_content_length
 
+from tts.recent import Recent
 from tts.service import Speech, SpeechRequest
-from tts.synthesizer import PLAN_CACHE_SIZE
 from tts.web import errors
 from tts.web.auth import GUARD_PASSED, guard_of
 from tts.web.context import limits_of
@@ -45,11 +48,15 @@ _LOGGER = logging.getLogger(__name__)
 
 ROUTE = "/api/tts"
 BODY_LIMIT = 4096  # bytes (~1,300 characters of UTF-8 Chinese); larger bodies go through Flask
+PARSED_BODIES = 1024  # per worker, with their requests: under 10 MiB even at BODY_LIMIT
+STARTED = "tts.started"  # environ: when this layer saw the request, so Flask times all of it
 
 
+@lru_cache(maxsize=64)
 def is_plain_json(content_type: str) -> bool:
-    """`application/json`, parameters allowed: a subset of what Flask takes as JSON."""
-    return content_type.partition(";")[0].strip().lower() == "application/json"
+    """`application/json`, parameters allowed, read by werkzeug's own parser: a subset
+    of what Flask takes as JSON."""
+    return parse_options_header(content_type)[0].lower() == "application/json"
 
 
 class CachedHits:
@@ -61,15 +68,13 @@ class CachedHits:
         self.worker: Worker = app.extensions["tts"]
         self.guard = guard_of(app)
         self.body_limit = min(BODY_LIMIT, app.config["MAX_CONTENT_LENGTH"] or BODY_LIMIT)
-        # Bodies seen before: raw bytes -> their request, or None for "let Flask say why".
-        # At most PLAN_CACHE_SIZE bodies of BODY_LIMIT bytes: 16 MiB in the worst case.
-        self.parsed = lru_cache(maxsize=PLAN_CACHE_SIZE)(self._parse)
+        self.parsed: Recent[bytes, SpeechRequest] = Recent(PARSED_BODIES)  # valid ones only
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != ROUTE or environ.get("REQUEST_METHOD") != "POST":
             return self.flask_wsgi(environ, start_response)
-        started = time.perf_counter()
+        started = environ[STARTED] = time.perf_counter()
         body = self._read_body(environ)
         try:
             found = None if body is None else self._find(environ, body)
@@ -85,18 +90,15 @@ class CachedHits:
                                   (REQUEST_ID_HEADER, request_id)])
         record_request(self.app, request_id=request_id, method="POST", route=ROUTE, path=ROUTE,
                        status=200, elapsed_s=time.perf_counter() - started, whole_audio=True,
-                       fields=speech_log(speech_request, result))
+                       fields={**speech_log(speech_request, result), "shortcut": True})
         return [result.data]
 
     def _read_body(self, environ: WSGIEnvironment) -> bytes | None:
         """A small JSON body of known length, put back for Flask to read; else None."""
         if not is_plain_json(environ.get("CONTENT_TYPE", "")):
             return None
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or "")
-        except ValueError:
-            return None
-        if not 0 < length <= self.body_limit:
+        length = get_content_length(environ)  # as werkzeug reads it: None when chunked
+        if length is None or not 0 < length <= self.body_limit:
             return None
         body: bytes = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(body)
@@ -107,9 +109,12 @@ class CachedHits:
         service = self.worker.service
         if not self.worker.warm or service is None:
             return None
-        speech_request = self.parsed(body)
+        speech_request = self.parsed.get(body)
         if speech_request is None:
-            return None
+            speech_request = self._parse(body)
+            if speech_request is None:
+                return None
+            self.parsed.put(body, speech_request)
         if self.guard is not None:
             try:
                 self.guard.check(ROUTE, environ.get("REMOTE_ADDR"),
