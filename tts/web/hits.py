@@ -2,9 +2,9 @@
 
 Repeated phrases are a large share of real traffic, and a hit should cost little more
 than sending its bytes. Through Flask a tier-1 hit cost a worker about 1,000 us of CPU,
-twice what a bare Flask app returning the same bytes needs (513 us): the request
+twice what a bare Flask app returning the same bytes needs (515 us): the request
 context, routing, hooks and response object, the JSON decoding and the checks. Answered
-here it costs 582 us (bench/results/cached_ab_pinned.md).
+here it costs about 620 us (bench/results/cached_ab_pinned.md).
 
 This layer answers only the plainest case: a JSON body of known length and at most
 `BODY_LIMIT` bytes, whose request was planned before and whose whole audio tier 1
