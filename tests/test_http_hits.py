@@ -50,10 +50,18 @@ def flask_answers(app: Flask) -> Iterator[list[int]]:
         yield calls
 
 
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def requests_counted(status: str) -> float:
-    value = REGISTRY.get_sample_value("tts_http_requests_total",
-                                      {"route": "/api/tts", "method": "POST", "status": status})
-    return value or 0.0
+    return sample("tts_http_requests_total", route="/api/tts", method="POST", status=status)
+
+
+def timed() -> tuple[float, float]:
+    """(requests timed, whole responses timed to first audio) so far."""
+    return (sample("tts_http_request_duration_seconds_count", route="/api/tts"),
+            sample("tts_time_to_first_audio_seconds_count", mode="whole"))
 
 
 def test_repeat_is_answered_before_flask_exactly_as_flask_answers_it(
@@ -82,7 +90,7 @@ def test_hit_keeps_the_request_id_and_is_logged_counted_and_timed(
     with caplog.at_level(logging.INFO, logger="tts.request"):
         client.post("/api/tts", json=body)
         hits_before = worker.cache.memory.stats.snapshot()["hits"]
-        counted_before = requests_counted("200")
+        counted_before, timed_before = requests_counted("200"), timed()
         hit = client.post("/api/tts", json=body, headers={"X-Request-ID": "caller-7"})
     assert len(flask_answers) == 1 and hit.headers["X-Cache"] == "hit-memory"
     assert hit.headers["X-Request-ID"] == "caller-7"
@@ -92,9 +100,9 @@ def test_hit_keeps_the_request_id_and_is_logged_counted_and_timed(
     same = {"method", "route", "status", "text_chars", "audio_s", "sentences"}
     assert {k: by_shortcut[k] for k in same} == {k: by_flask[k] for k in same}
     assert set(by_shortcut) == set(by_flask) | {"shortcut"} and by_shortcut["shortcut"] is True
-    assert by_shortcut["ms"] >= 0
     assert worker.cache.memory.stats.snapshot()["hits"] == hits_before + 1
     assert requests_counted("200") == counted_before + 1
+    assert timed() == (timed_before[0] + 1, timed_before[1] + 1)
 
 
 @pytest.mark.parametrize(("body", "status", "named"), [
@@ -105,11 +113,13 @@ def test_hit_keeps_the_request_id_and_is_logged_counted_and_timed(
     (b'{"text": "\xe4\xbd\xa0\xe5\xa5\xbd", "voice": "nobody"}', 404, ("nobody",)),
 ])
 def test_bad_bodies_get_flasks_error_every_time(
-        client: FlaskClient, flask_answers: list[int], body: bytes, status: int,
+        app: Flask, client: FlaskClient, flask_answers: list[int], body: bytes, status: int,
         named: tuple[str, ...]) -> None:
-    for attempt in (1, 2):  # the second time, the shortcut remembers it cannot serve it
+    remembered = len(app.wsgi_app.parsed)  # type: ignore[attr-defined]
+    for attempt in (1, 2):
         assert_error(post_raw(client, body), status, *named)
         assert len(flask_answers) == attempt
+    assert len(app.wsgi_app.parsed) == remembered  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(("text", "status", "named"), [
@@ -201,9 +211,17 @@ def test_what_the_shortcut_does_not_take_still_hits_the_cache_through_flask(
         assert len(flask_answers) == before + 1, why
 
 
-def test_unsupported_media_type_reaches_flask(client: FlaskClient) -> None:
-    assert_error(client.post("/api/tts", data=b'{"text": "x"}', content_type="text/plain"),
-                 415, "application/json")
+def test_audio_that_left_tier_1_is_found_again_through_flask_and_counted_once(
+        app: Flask, client: FlaskClient, flask_answers: list[int]) -> None:
+    worker: Worker = app.extensions["tts"]
+    body = {"text": "请九号窗口的旅客稍候片刻"}  # one sentence: one lookup, one miss
+    first = client.post("/api/tts", json=body)
+    worker.cache.memory.clear()
+    misses = worker.cache.memory.stats.snapshot()["misses"]
+    again = client.post("/api/tts", json=body)
+    assert again.headers["X-Cache"] == "miss" and again.data == first.data
+    assert len(flask_answers) == 2
+    assert worker.cache.memory.stats.snapshot()["misses"] == misses + 1
 
 
 def test_worker_still_warming_up_answers_503(stopped_app: Flask) -> None:

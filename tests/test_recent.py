@@ -26,6 +26,12 @@ def test_put_replaces_and_refreshes() -> None:
     assert (recent.get("a"), recent.get("b")) == (10, None)
 
 
+def test_falsy_values_are_values() -> None:
+    recent: Recent[str, int] = Recent(1)
+    recent.put("zero", 0)
+    assert recent.get("zero") == 0
+
+
 def test_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="maxsize"):
         Recent(0)

@@ -84,11 +84,11 @@ class SpeechService:
         self._planned: Recent[SpeechRequest, Planned] = Recent(PLAN_CACHE_SIZE)
 
     def speak(self, request: SpeechRequest) -> Speech:
-        sentences = self.synthesizer.plan(request.text)
-        key = self.key_of(request)
-        entry, tier = self.cache.get_or_create(key, lambda: self._create(request, sentences))
+        planned = self.planned(request)
+        entry, tier = self.cache.get_or_create(
+            planned.key, lambda: self._create(request, self.synthesizer.plan(request.text)))
         return Speech(entry.data, entry.duration_s, tier, FORMATS[request.fmt].content_type,
-                      len(sentences))
+                      planned.sentences)
 
     def remembered(self, request: SpeechRequest) -> Speech | None:
         """What `speak` returns on a tier-1 hit, if this request was planned before and its
@@ -110,14 +110,14 @@ class SpeechService:
         so either route serves what the other made.
         """
         content_type = FORMATS[request.fmt].content_type
-        sentences = self.synthesizer.plan(request.text)
-        key = self.key_of(request)
+        key = self.planned(request).key
         found = self.cache.get(key)
         if found is not None:
             entry, tier = found
             blocks = (entry.data[i:i + STREAM_BLOCK_BYTES]
                       for i in range(0, len(entry.data), STREAM_BLOCK_BYTES))
             return SpeechStream(tier, content_type, blocks, entry.duration_s)
+        sentences = self.synthesizer.plan(request.text)
         return SpeechStream("miss", content_type, self._stream_new(request, sentences, key), None)
 
     def _stream_new(self, request: SpeechRequest, sentences: list[Sentence],
@@ -136,15 +136,17 @@ class SpeechService:
         self.cache.put(key, CachedAudio(encode(sent, request.sample_rate, request.fmt),
                                         len(sent) / request.sample_rate))
 
-    def key_of(self, request: SpeechRequest) -> str:
-        """The cache key of a whole request (its text planned by the front end); the
-        service keeps one engine for life, so the key of a request never changes."""
+    def planned(self, request: SpeechRequest) -> Planned:
+        """The cache key and sentence count of a whole request, planning its text only the
+        first time: a request seen before (a cache hit, or a miss whose audio left the
+        cache) is never planned again, so it is not refused under overload before its
+        cache lookup. The service keeps one engine for life: a request's key never changes."""
         planned = self._planned.get(request)
         if planned is None:
             sentences = self.synthesizer.plan(request.text)
             planned = Planned(self.key_for(request, sentences), len(sentences))
             self._planned.put(request, planned)
-        return planned.key
+        return planned
 
     def key_for(self, request: SpeechRequest, sentences: list[Sentence]) -> str:
         spoken = json.dumps([[s.text, s.phones, s.pause_s, *s.overrides()] for s in sentences],

@@ -75,7 +75,10 @@ class CachedHits:
         if environ.get("PATH_INFO") != ROUTE or environ.get("REQUEST_METHOD") != "POST":
             return self.flask_wsgi(environ, start_response)
         started = environ[STARTED] = time.perf_counter()
-        body = self._read_body(environ)
+        try:
+            body = self._read_body(environ)
+        except OSError:  # the client went away mid-body: Flask meets the same stream
+            body = None
         try:
             found = None if body is None else self._find(environ, body)
         except Exception:  # a fault here costs only the shortcut, never the request
