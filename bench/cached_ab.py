@@ -27,7 +27,8 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench.load import ROOT, WrkResult, cpu_seconds, hammer, load_corpus, loadavg
+from bench.hammer import WrkResult, hammer
+from bench.load import ROOT, cpu_seconds, load_corpus, loadavg
 from bench.phases import prime
 from bench.results_md import RESULTS_DIR
 from bench.run_info import git_commit, machine

@@ -22,6 +22,7 @@ import requests
 
 from bench import load
 from bench import rtf as rtf_bench
+from bench.hammer import hammer, have_wrk
 from bench.load import (
     HealthzProbe,
     MixedTexts,
@@ -30,7 +31,6 @@ from bench.load import (
     closed_loop,
     cpu_seconds,
     first_audio,
-    hammer,
     rss_mb,
     synthesize,
 )
@@ -263,7 +263,7 @@ def measure_cached(fig: Figures, s: Settings, url: str, redis_url: str, workers:
         os.unlink(handle.name)
     fig.put("cached", {"runs": runs, "bytes": len(data),
                        "connections": list(s.cached_connections),
-                       "tool": "wrk" if load.have_wrk() else "python threads"})
+                       "tool": "wrk" if have_wrk() else "python threads"})
 
 
 @phase("35% repeat mix")
