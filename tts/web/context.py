@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,10 +49,18 @@ def json_object() -> dict[str, Any]:
     if not request.is_json:
         raise errors.UnsupportedMediaType("send the body as JSON with Content-Type: "
                                           "application/json")
+    return decode_object(request.get_data())
+
+
+def decode_object(raw: bytes) -> dict[str, Any]:
+    """A body's bytes as a JSON object (UTF-8/16/32, as Flask reads JSON), or the 400
+    that says what is wrong with it."""
     try:
-        body = request.get_json(silent=True)
+        body = json.loads(raw)
     except RecursionError as exc:  # the stdlib decoder recurses once per nesting level
         raise errors.BadRequest("the body is not valid JSON: nested too deeply") from exc
+    except ValueError:
+        body = None
     if body is None:
         raise errors.BadRequest("the body is not valid JSON")
     if not isinstance(body, dict):

@@ -19,12 +19,11 @@ from the same functions (the log line also says `"shortcut": true`).
 from __future__ import annotations
 
 import io
-import json
 import logging
 import time
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flask import Flask
 from werkzeug.http import parse_options_header
@@ -34,7 +33,7 @@ from tts.recent import Recent
 from tts.service import Speech, SpeechRequest
 from tts.web import errors
 from tts.web.auth import GUARD_PASSED, guard_of
-from tts.web.context import limits_of
+from tts.web.context import decode_object, limits_of
 from tts.web.logs import REQUEST_ID_HEADER, request_id_from
 from tts.web.observe import record_request
 from tts.web.requests import parse_speech
@@ -132,12 +131,7 @@ class CachedHits:
         """What Flask's route makes of the same body (it is deterministic for a worker:
         voices and limits never change), or None wherever Flask would answer an error."""
         try:
-            fields: Any = json.loads(body)
-        except (ValueError, RecursionError):
-            return None
-        if not isinstance(fields, dict):
-            return None
-        try:
-            return parse_speech(fields, voices_of(self.worker), limits_of(self.worker))
+            return parse_speech(decode_object(body), voices_of(self.worker),
+                                limits_of(self.worker))
         except errors.ServiceError:
             return None
