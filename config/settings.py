@@ -98,6 +98,10 @@ SETTINGS: tuple[Setting, ...] = (
             minimum=0.001, maximum=10),
     Setting("CACHE_WARM_FILE", Path, None,
             "Optional file of phrases (one per line) synthesized into the cache at start-up."),
+    Setting("MAX_PIECE_SYLLABLES", int, 20,
+            "Longest acoustic pass in syllables: longer clauses are cut at a word boundary. "
+            "The voice garbles the ends of long passes (bench/intelligibility.py measures "
+            "where).", minimum=4, maximum=200),
     Setting("LEXICON_FILE", Path, None,
             "Optional pronunciation lexicon: `word<TAB>pin1 yin1` per line."),
     Setting("LOG_LEVEL", str, "INFO", "Log level.",
@@ -171,6 +175,7 @@ class Settings:
     cache_ttl: int
     redis_timeout_s: float
     cache_warm_file: Path | None
+    max_piece_syllables: int
     lexicon_file: Path | None
     log_level: str
     api_keys: str

@@ -42,7 +42,8 @@ def say(args: argparse.Namespace, settings: Settings) -> float:
                           in FORMATS else "wav")
     engine = load_engine(settings)
     lexicon = load_lexicon(settings.lexicon_file) if settings.lexicon_file else None
-    frontend = Frontend(*engine.symbol_tables(), lexicon=lexicon)
+    frontend = Frontend(*engine.symbol_tables(), lexicon=lexicon,
+                        max_syllables=settings.max_piece_syllables)
     synthesizer = Synthesizer(frontend, engine, InferencePool(1, 0), timeout_s=3600)
     voice = engine.voices()[0].name
     preset = prosody_for(args.emotion)

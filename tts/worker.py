@@ -100,7 +100,8 @@ class Worker:
         # end's dictionary loading (jieba, wetext), which is pure Python.
         warm_up = NativeCall(engine.warm_up)
         lexicon = load_lexicon(self.settings.lexicon_file) if self.settings.lexicon_file else None
-        frontend = Frontend(*engine.symbol_tables(), lexicon=lexicon)
+        frontend = Frontend(*engine.symbol_tables(), lexicon=lexicon,
+                        max_syllables=self.settings.max_piece_syllables)
         return engine, frontend, warm_up.result()
 
     def _warm_cache(self, path: Path) -> None:

@@ -81,7 +81,7 @@ class Frontend:
         pinyin_dict: dict[str, list[str]],
         *,
         lexicon: dict[str, list[str]] | None = None,
-        max_syllables: int = 60,
+        max_syllables: int = 20,
     ) -> None:
         if max_syllables < 1:
             raise ValueError(f"max_syllables must be >= 1, got {max_syllables}")
