@@ -6,12 +6,16 @@ from __future__ import annotations
 import io
 
 import av
+import numpy as np
 import pytest
 import soundfile as sf
 from flask.testing import FlaskClient
 
 from tests.conftest import NATIVE_RATE, SHORT, TEXT, assert_error, header_duration, wav_info
-from tts.audio import FORMATS, SAMPLE_RATES
+from tts.audio import FORMATS, SAMPLE_RATES, join
+from tts.emotions import Prosody
+from tts.engines.onnx_engine import OnnxEngine
+from tts.voices import Voice
 
 CONTENT_TYPES = {"wav": "audio/wav", "pcm": "audio/L16", "flac": "audio/flac",
                  "mp3": "audio/mpeg", "ogg": "audio/ogg", "aac": "audio/aac"}
@@ -113,3 +117,22 @@ def test_every_listed_emotion_is_accepted(client: FlaskClient) -> None:
         response = client.post("/api/tts", json={"text": "好。", "emotion": emotion})
         assert response.status_code == 200, (emotion, response.data[:200])
         assert wav_info(response.data)[3] > 0
+
+
+LONG = ("今年前三季度国内生产总值同比增长百分之五点二，其中第三季度增长百分之四点九，"
+        "消费对经济增长的贡献率超过六成，服务业和高技术制造业保持较快发展。")
+
+
+def test_frontend_shows_the_pieces_synthesis_says(client: FlaskClient, engine: OnnxEngine,
+                                                   voice: Voice) -> None:
+    """Saying /api/frontend's pieces one by one with their pauses gives /api/tts's audio."""
+    pieces = client.post("/api/frontend", json={"text": LONG}).get_json()["sentences"]
+    assert len(pieces) >= 3 and all(len(p["pinyin"]) <= 20 for p in pieces)
+    ids = [[voice.symbol_to_id[ph] for ph in p["phones"]] for p in pieces]
+    said = [engine.synthesize(voice.name, p["text"], i, Prosody()).audio
+            for p, i in zip(pieces, ids, strict=True)]
+    expected = np.round(join(said, [p["pause_s"] for p in pieces], NATIVE_RATE) * 32767)
+    response = client.post("/api/tts", json={"text": LONG, "format": "pcm"})
+    got = np.frombuffer(response.data, dtype="<i2").astype(np.float64)
+    assert len(got) == len(expected)
+    assert np.abs(got - expected).max() <= 2

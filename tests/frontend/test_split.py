@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tts.frontend import Frontend, NothingToSay
-from tts.frontend.frontend import CLAUSE_PAUSE_S, SENTENCE_PAUSE_S
+from tts.frontend.pieces import CLAUSE_PAUSE_S, SENTENCE_PAUSE_S, WORD_PAUSE_S
 
 
 def test_sentences_and_pauses(frontend: Frontend) -> None:
@@ -40,7 +40,12 @@ def test_long_text_is_split_under_limit(voice_tables, frontend: Frontend, limit:
     whole = frontend.analyze(text)
     assert [p for s in out for p in s.pinyin] == [p for s in whole for p in s.pinyin]
     assert out[-1].pause_s == 0.0
-    assert all(s.pause_s > 0 for s in out[:-1])
+    assert {s.pause_s for s in out[:-1]} <= {SENTENCE_PAUSE_S, CLAUSE_PAUSE_S, WORD_PAUSE_S}
+
+
+def test_pauses_are_a_readers(frontend: Frontend) -> None:
+    # a full stop is heard longer than a comma, a cut inside a clause shortest
+    assert SENTENCE_PAUSE_S > CLAUSE_PAUSE_S > WORD_PAUSE_S >= 0
 
 
 def test_long_clause_without_punctuation(voice_tables) -> None:
@@ -50,6 +55,39 @@ def test_long_clause_without_punctuation(voice_tables) -> None:
     assert len(out) >= 3
     assert all(len(s.pinyin) <= 10 for s in out)
     assert all(s.phones[0] == "sil" and s.phones[-2:] == ["sil", "eos"] for s in out)
+    assert [s.pause_s for s in out[:-1]] == [WORD_PAUSE_S] * (len(out) - 1)
+
+
+# Over-long clauses (no punctuation) and where a reader would take a breath in them.
+@pytest.mark.parametrize(("text", "limit", "expected"), [
+    # before the conjunction, not after 的 or inside 散步
+    ("我们今天上午一起去公园散步因为天气特别好", 14,
+     ["我们今天上午一起去公园散步", "因为天气特别好"]),
+    # before the preposition phrase, not between 学校 and 对面
+    ("我昨天下午和几个老同学在学校对面那家新开的小饭馆吃了一顿饭", 18,
+     ["我昨天下午和几个老同学", "在学校对面那家新开的小饭馆吃了一顿饭"]),
+])
+def test_long_clause_is_cut_where_a_reader_pauses(
+        voice_tables, text: str, limit: int, expected: list[str]) -> None:
+    fe = Frontend(*voice_tables, max_syllables=limit)
+    assert [s.text for s in fe.analyze(text)] == expected
+
+
+def test_long_clause_is_never_cut_inside_a_word(voice_tables) -> None:
+    fe = Frontend(*voice_tables, max_syllables=7)
+    text = "中华人民共和国国务院新闻办公室今天下午举行新闻发布会介绍有关情况"
+    pieces = fe.analyze(text)
+    assert "".join(s.text for s in pieces) == text
+    assert not any(s.text[0] in "的了着过们吗呢吧" for s in pieces)
+    whole = fe.analyze(text.replace("", " ").strip())  # the same syllables, one word each
+    assert len(pieces) <= len(whole)
+
+
+def test_digit_run_longer_than_a_pass_is_still_said(voice_tables) -> None:
+    fe = Frontend(*voice_tables, max_syllables=8)
+    pieces = fe.analyze("编号" + "1234567890" * 3)
+    assert all(len(s.pinyin) <= 8 for s in pieces)
+    assert sum(len(s.pinyin) for s in pieces) == 32
 
 
 def test_split_prefers_clause_marks(voice_tables) -> None:

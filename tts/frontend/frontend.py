@@ -9,17 +9,13 @@ from dataclasses import dataclass, replace
 from .g2p import G2P
 from .lexicon import validate_lexicon
 from .normalize import TextNormalizer, is_han
+from .pieces import CLAUSE_PAUSE_S, SENTENCE_PAUSE_S, Piece, pack
 from .split import CLAUSE_END, SENTENCE_END, soften, split_sentences
 from .ssml import Break, Item, Run, SsmlError, Style, is_ssml, parse_ssml
 from .symbols import SymbolTable, build_phones
 from .word import Word
 
 _LOGGER = logging.getLogger(__name__)
-
-SENTENCE_PAUSE_S = 0.25  # after a piece that ends a sentence
-CLAUSE_PAUSE_S = 0.12  # after a piece cut at a comma-like mark
-WORD_PAUSE_S = 0.05  # after a piece cut between words (clause too long)
-CLAUSE_BREAK = 3  # prosody mark between clauses inside one piece
 
 
 class NothingToSay(ValueError):
@@ -54,18 +50,6 @@ class Sentence:
         values: list[object] = [self.rate, self.pitch, self.volume, self.emotion,
                                 self.intensity, self.lead_s]
         return [] if values == [1.0, 1.0, 1.0, None, None, 0.0] else values
-
-
-@dataclass
-class _Piece:
-    """Words for one future Sentence, with the break before each word."""
-
-    words: list[Word]
-    pause_s: float
-
-    @property
-    def syllables(self) -> int:
-        return sum(len(w.pinyin) for w in self.words)
 
 
 class Frontend:
@@ -122,57 +106,11 @@ class Frontend:
                 out.append(w)
         return out
 
-    def _pieces(self, sentence: list[str], split_first: bool) -> list[_Piece]:
-        return self._pack([self._clause_words(c) for c in sentence], split_first)
+    def _pieces(self, sentence: list[str], split_first: bool) -> list[Piece]:
+        return pack([self._clause_words(c) for c in sentence], self._max,
+                    first_alone=split_first)
 
-    def _pack(self, sentence: list[list[Word]], split_first: bool) -> list[_Piece]:
-        """One sentence's clauses (as words) -> pieces of at most `max_syllables`."""
-        clauses = [words for words in sentence if words]
-        pieces: list[_Piece] = []
-        current: list[Word] = []
-        for ci, words in enumerate(clauses):
-            count = sum(len(w.pinyin) for w in words)
-            used = sum(len(w.pinyin) for w in current)
-            cut_here = split_first and ci == 1 and not pieces
-            if current and (used + count > self._max or cut_here):
-                pieces.append(_Piece(current, CLAUSE_PAUSE_S))
-                current = []
-            if count > self._max:
-                pieces.extend(self._cut_long(words))
-                continue
-            if current:
-                words[0].brk = CLAUSE_BREAK
-            current.extend(words)
-        if current:
-            pieces.append(_Piece(current, CLAUSE_PAUSE_S))
-        if pieces:
-            pieces[-1].pause_s = SENTENCE_PAUSE_S
-        return pieces
-
-    def _cut_long(self, words: list[Word]) -> list[_Piece]:
-        """Cut one over-long clause between words (inside a word if it must)."""
-        pieces: list[_Piece] = []
-        current: list[Word] = []
-        used = 0
-        for w in words:
-            parts = [w]
-            if len(w.pinyin) > self._max:
-                parts = [
-                    Word(w.text if k == 0 else "", w.pinyin[k : k + self._max], han=w.han,
-                         fixed=w.fixed, brk=w.brk, chars=w.chars)
-                    for k in range(0, len(w.pinyin), self._max)
-                ]
-            for part in parts:
-                if current and used + len(part.pinyin) > self._max:
-                    pieces.append(_Piece(current, WORD_PAUSE_S))
-                    current, used = [], 0
-                current.append(part)
-                used += len(part.pinyin)
-        if current:
-            pieces.append(_Piece(current, CLAUSE_PAUSE_S))
-        return pieces
-
-    def _sentence(self, piece: _Piece, pause_s: float, style: Style | None = None) -> Sentence:
+    def _sentence(self, piece: Piece, pause_s: float, style: Style | None = None) -> Sentence:
         text_parts: list[str] = []
         syllables: list[tuple[str, int]] = []
         for k, w in enumerate(piece.words):
@@ -194,7 +132,7 @@ class Frontend:
         if is_ssml(text):
             return self._analyze_ssml(parse_ssml(text), split_first)
         normalized = self._normalizer.normalize(text)
-        pieces: list[_Piece] = []
+        pieces: list[Piece] = []
         for sentence in split_sentences(normalized):
             pieces.extend(self._pieces(sentence, split_first and not pieces))
         if not pieces:
@@ -218,9 +156,10 @@ class Frontend:
             if not block:
                 return
             sentences, ended = self._ssml_clauses(block)
-            pieces: list[_Piece] = []
+            pieces: list[Piece] = []
             for sentence in sentences:
-                pieces.extend(self._pack(sentence, split_first and not pieces and not out))
+                pieces.extend(pack(sentence, self._max,
+                                   first_alone=split_first and not pieces and not out))
             if pieces:
                 pieces[-1].pause_s = _NATURAL_PAUSE_S[ended]
                 out.extend(self._sentence(p, p.pause_s, block[0].style) for p in pieces)

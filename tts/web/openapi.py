@@ -117,7 +117,9 @@ def _schemas(settings: Settings) -> dict[str, Any]:
             "sentences": {"type": "array", "items": {"type": "object", "properties": {
                 "text": {"type": "string"},
                 "pinyin": {"type": "array", "items": {"type": "string"}},
-                "phones": {"type": "array", "items": {"type": "string"}}}}}}},
+                "phones": {"type": "array", "items": {"type": "string"}},
+                "pause_s": {"type": "number", "minimum": 0,
+                            "description": "silence after this acoustic pass"}}}}}},
         "Status": {"type": "object", "properties": {"status": {"type": "string"}}},
         "Readiness": {"type": "object", "required": ["ready"], "properties": {
             "ready": {"type": "boolean"}, "draining": {"type": "boolean"},
@@ -208,7 +210,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                                     "responses": {"200": _json_ok("Voices", "voices"),
                                                   **_errors(503)}}},
             "/api/frontend": {"post": {
-                "summary": "What the front end will say (normalization, pinyin, phones)",
+                "summary": "The acoustic passes synthesis will say (normalization, pinyin, phones, "
+                           "pauses)",
                 "operationId": "frontend", "requestBody": _json_body("FrontendRequest"),
                 "responses": {"200": _json_ok("FrontendResponse", "analysis"),
                               **_errors(400, 413, 415, 422, 503)}}},

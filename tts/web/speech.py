@@ -115,11 +115,11 @@ def frontend() -> Response:
     body = json_object()
     reject_unknown(body, ("text",))
     text = parse_text(body.get("text"), limits_of(worker))
-    front = worker.service.synthesizer.frontend
-    with synthesis_errors():
-        sentences = front.analyze(text)
+    synthesizer = worker.service.synthesizer
+    with synthesis_errors():  # the very pieces synthesis will say, from the same planner
+        sentences = synthesizer.plan(text)
     return jsonify({
-        "normalized": front.normalize(text),
-        "sentences": [{"text": s.text, "pinyin": s.pinyin, "phones": s.phones}
-                      for s in sentences],
+        "normalized": synthesizer.frontend.normalize(text),
+        "sentences": [{"text": s.text, "pinyin": s.pinyin, "phones": s.phones,
+                       "pause_s": s.pause_s} for s in sentences],
     })
