@@ -39,6 +39,42 @@ _NOT_ERHUA = {
 
 _NUMERAL_CHARS = set("零一二三四五六七八九十百千万亿两点幺")
 
+# a word ending in one of these counts a piece of land (这块地, 三亩地): 地 is di4
+_LAND_MEASURES = set("块片亩顷座处个种")
+
+
+def _reduplicated(text: str) -> bool:
+    """AA, ABB or AABB: the shapes of descriptive adverbs (慢慢, 兴冲冲, 认认真真)."""
+    n = len(text)
+    return (n >= 2 and text[-1] == text[-2]) or (n == 4 and text[0] == text[1])
+
+
+def _read_adverbial_de(words: list[Word]) -> None:
+    """地 after an adverbial before the verb it describes is the particle de5
+    (快乐地成长, 慢慢地走); the noun 地 (土地, 这块地, 在地上) keeps di4.
+
+    jieba leaves the particle as its own word after most two-character words, glues
+    it to reduplicated adverbs (轻轻地) and sometimes to the verb after them (地走了).
+    """
+    for wi, w in enumerate(words):
+        if not w.han or w.fixed or "地" not in w.text:
+            continue
+        prev = words[wi - 1] if wi > 0 else None
+        nxt = words[wi + 1] if wi + 1 < len(words) else None
+        prev_ok = prev is not None and prev.han and not prev.fixed and prev.brk <= 1 \
+            and w.brk <= 1
+        if len(w.text) >= 3 and w.text[-1] == "地" and _reduplicated(w.text[:-1]):
+            w.pinyin[-1] = "de5"  # 轻轻地, 兴冲冲地
+        elif w.text == "地" and prev_ok and nxt is not None and nxt.han and nxt.brk <= 1:
+            assert prev is not None
+            if len(prev.text) >= 2 and prev.text[-1] not in _LAND_MEASURES \
+                    and not set(prev.text) & _NUMERAL_CHARS:
+                w.pinyin[0] = "de5"  # 快乐地, 认真地
+        elif w.text[0] == "地" and len(w.text) >= 2 and prev_ok:
+            assert prev is not None
+            if len(prev.text) >= 2 and _reduplicated(prev.text):
+                w.pinyin[0] = "de5"  # 慢慢|地走了
+
 
 def _join_numerals(segments: list[str]) -> list[str]:
     """Keep a spelled-out number one word (二零二零 is one prosodic word)."""
@@ -192,6 +228,7 @@ class G2P:
         words = self._words(clause)
         chars = [c for w in words for c in (w.chars if w.han else ["\x00"])]
         self._apply_rules(words, chars)
+        _read_adverbial_de(words)
         apply_sandhi(words, self.is_word)
         self._merge_erhua(words)
         return words

@@ -14,6 +14,9 @@ import threading
 import unicodedata
 from collections.abc import Callable
 
+from .addresses import find_addresses
+from .codes import YAO, find_codes
+
 _LOGGER = logging.getLogger(__name__)
 
 # wetext is quadratic-ish in input length, so it is fed pieces of bounded size,
@@ -29,6 +32,9 @@ _PRE_NFKC = {
     "〇": "零",
     "\u3000": " ",
 }
+
+# How plain text reads 1 in codes (phone, room, flight numbers...): 幺 or never.
+YAO_FOR_ONE = ("codes", "never")
 
 _DIGIT_HAN = dict(zip("0123456789", "零一二三四五六七八九", strict=True))
 
@@ -47,6 +53,18 @@ _PRE_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] =
     (re.compile(r"(\d+(?:\.\d+)?)\s*‰"), r"千分之\1"),
     # "COVID-19": a hyphen after letters is not a minus sign
     (re.compile(r"(?<=[A-Za-z])-(?=\d)"), " "),
+    # ranges before a unit: 1-2次 is 一到两次, not 一减二次
+    (re.compile(r"(?<![\d.\-:/])(\d+(?:\.\d+)?)\s*[-~～]\s*(?=\d+(?:\.\d+)?\s*"
+                r"(?:个|天|次|年|周|小时|分钟|秒|人|元|块|万|千|百|米|公里|千米|公斤|斤|克|岁|倍|件|"
+                r"张|份|瓶|盒|名|家|种|号|日|月|级|层|位|条|台|辆|套|斤|工作日))"), r"\1到"),
+    # 2 before a measure word is 两 (wetext already says 两个, 两千, 两万, 两天)
+    (re.compile(r"(?<![\d.\-:/第])2(?=(?:次|台|倍|遍|趟|回|项|款|份|套|双|对|副|杯|碗|瓶|盒|"
+                r"包|箱|袋|支|根|颗|粒|片|篇|本|首|部|场|所|座|栋|间|户|口|头|匹|架|艘|列|批|组|"
+                r"轮|季|代人|百分点|周|星期|秒|分钟|小时|吨|公斤|克|升|毫升|厘米|千米|平方米|平米|"
+                r"英寸|美元|欧元|英镑|港元|日元|毛|角|种|样|步|声|下|成|只|名|位|个|家|辆|件|张|条|"
+                r"天|年(?!级|代)|斤|米|公里|岁|元|块))"), "两"),
+    # clock time: 2点30分 is 两点三十分 (2.5分 keeps its dot and stays 二点五分)
+    (re.compile(r"(?<![\d.])2(?=点(?:\d{1,2}分|(?!\d)))"), "两"),
 ]
 
 # (pattern, replacement) applied after wetext, in order.
@@ -134,9 +152,12 @@ class TextNormalizer:
     so calls into it are serialized by a lock; the Python fixes around it are pure.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, yao_for_one: str = "codes") -> None:
         from wetext import Normalizer
 
+        if yao_for_one not in YAO_FOR_ONE:
+            raise ValueError(f"yao_for_one must be one of {YAO_FOR_ONE}, got {yao_for_one!r}")
+        self._yao = yao_for_one == "codes"
         self._wetext = Normalizer(lang="zh", operator="tn")
         self._lock = threading.Lock()
 
@@ -156,11 +177,35 @@ class TextNormalizer:
     def normalize(self, text: str) -> str:
         """Return the text as it will be read: digits and symbols spelled out."""
         text = clean(text)
+        out: list[str] = []
+        pos = 0
+        for start, end, spoken in self._spans(text):
+            out.append(self._normalize_plain(text[pos:start]))
+            out.append(spoken)
+            pos = end
+        out.append(self._normalize_plain(text[pos:]))
+        return re.sub(r"[ ]{2,}", " ", "".join(out)).strip()
+
+    def _spans(self, text: str) -> list[tuple[int, int, str]]:
+        """Addresses, file names, versions and codes, already in their spoken form: the
+        grammar never sees them (it would read their dots as sentence ends and their
+        digits as quantities)."""
+        one = YAO if self._yao else "一"
+        spans = find_addresses(text, one)
+        for span in find_codes(text, one):
+            if all(span[1] <= s or span[0] >= e for s, e, _ in spans):
+                spans.append(span)
+        return sorted(spans)
+
+    def _normalize_plain(self, text: str) -> str:
+        if not text:
+            return ""
         for pattern, repl in _PRE_RULES:
             text = pattern.sub(repl, text)
-        text = "".join(self._wetext_normalize(piece) for piece in _chunks(text))
+        out = "".join(self._wetext_normalize(piece) for piece in _chunks(text))
+        if not self._yao and YAO not in text:
+            out = out.replace(YAO, "一")  # the grammar's own 幺 in phone numbers
         for post, post_repl in _POST_RULES:
-            text = post.sub(post_repl, text)
+            out = post.sub(post_repl, out)
         # anything the grammar left as digits is read digit by digit
-        text = "".join(_DIGIT_HAN.get(ch, ch) for ch in text)
-        return re.sub(r"[ ]{2,}", " ", text).strip()
+        return "".join(_DIGIT_HAN.get(ch, ch) for ch in out)

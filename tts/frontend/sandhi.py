@@ -100,8 +100,8 @@ def _bu(prev_ch: str, next_ch: str, next_tone: int) -> str:
 
 
 def _yi(prev_ch: str, next_ch: str, after_next: str, next_tone: int, last_in_word: bool) -> str:
-    if prev_ch and prev_ch == next_ch and prev_ch != "一":
-        return "yi5"  # 看一看
+    if prev_ch and prev_ch == next_ch and prev_ch not in "一点":
+        return "yi5"  # 看一看 (not 点一点 of 一九二点一六八点一点一)
     if prev_ch == "第" or not next_ch or last_in_word:
         return "yi1"  # ordinal, or at the end (统一, 十一)
     if next_ch in _BIG_UNITS:
@@ -110,8 +110,8 @@ def _yi(prev_ch: str, next_ch: str, after_next: str, next_tone: int, last_in_wor
         return "yi1"  # decimal 一点五
     elif prev_ch in _NUMERALS | _BIG_UNITS or next_ch in _NUMERALS:
         return "yi1"  # digit strings and numbers (一九九八, 十一, 一十)
-    elif next_ch in "月号" or prev_ch == "月":
-        return "yi1"  # dates
+    elif next_ch in "月号楼" or (prev_ch and prev_ch in "月点"):
+        return "yi1"  # dates, floors, decimals and digit strings (一楼, 一点一)
     if next_tone == 4:
         return "yi2"
     return "yi4"
