@@ -104,6 +104,10 @@ SETTINGS: tuple[Setting, ...] = (
             "where).", minimum=4, maximum=200),
     Setting("LEXICON_FILE", Path, None,
             "Optional pronunciation lexicon: `word<TAB>pin1 yin1` per line."),
+    Setting("YAO_FOR_ONE", str, "codes",
+            "Plain text: `codes` reads 1 as 幺 in phone, room, flight and bus numbers and "
+            "codes found by context (电话, 房间, 航班, 验证码...); `never` keeps 一. SSML "
+            "`<say-as interpret-as=\"telephone\">` always says 幺.", choices=("codes", "never")),
     Setting("LOG_LEVEL", str, "INFO", "Log level.",
             choices=("DEBUG", "INFO", "WARNING", "ERROR")),
     Setting("API_KEYS", str, "", "Comma-separated bearer keys; when set, /api/* and /v1/* "
@@ -177,6 +181,7 @@ class Settings:
     cache_warm_file: Path | None
     max_piece_syllables: int
     lexicon_file: Path | None
+    yao_for_one: str
     log_level: str
     api_keys: str
     admin_token: str
