@@ -39,6 +39,9 @@ _NOT_ERHUA = {
 
 _NUMERAL_CHARS = set("零一二三四五六七八九十百千万亿两点幺")
 
+# one-character degree adverbs jieba glues to the adjective after them (很漂亮)
+_DEGREE_PREFIXES = set("很太真挺更最好")
+
 # a word ending in one of these counts a piece of land (这块地, 三亩地): 地 is di4
 _LAND_MEASURES = set("块片亩顷座处个种")
 
@@ -179,6 +182,9 @@ class G2P:
     def _han_word(self, text: str, brk: int) -> Word:
         if text in self._builtin:
             return Word(text, list(self._builtin[text]), brk=brk)
+        if len(text) >= 3 and text[0] in _DEGREE_PREFIXES and text[1:] in self._builtin:
+            # jieba keeps 很漂亮, 太麻烦 as one word: the lexicon still says 漂亮 piao4 liang5
+            return Word(text, [_char_pinyin(text[0]), *self._builtin[text[1:]]], brk=brk)
         pinyin = lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True,
                              errors=_unreadable)
         if len(pinyin) != len(text):  # defensive: keep characters and syllables aligned

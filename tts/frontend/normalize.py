@@ -71,6 +71,8 @@ _PRE_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] =
 _POST_RULES: list[tuple[re.Pattern[str], str]] = [
     # ordinals never use 两: 第两天 -> 第二天
     (re.compile(r"第两"), "第二"),
+    # the day of a date: wetext says 二月两日 for 2月2日
+    (re.compile(r"(?<=月)两(?=[日号])"), "二"),
     # clock time "2点" is 两点 (but 十二点 and the decimal 二点五 are not)
     (re.compile(r"(?<![十零一二三四五六七八九点])二点(?![零一二三四五六七八九])"), "两点"),
 ]

@@ -106,8 +106,8 @@ def _yi(prev_ch: str, next_ch: str, after_next: str, next_tone: int, last_in_wor
         return "yi1"  # ordinal, or at the end (统一, 十一)
     if next_ch in _BIG_UNITS:
         pass  # 一百, 一万: ordinary sandhi below
-    elif next_ch == "点" and after_next in _NUMERALS:
-        return "yi1"  # decimal 一点五
+    elif next_ch in "点到" and after_next in _NUMERALS:
+        return "yi1"  # decimal 一点五, range 一到三
     elif prev_ch in _NUMERALS | _BIG_UNITS or next_ch in _NUMERALS:
         return "yi1"  # digit strings and numbers (一九九八, 十一, 一十)
     elif next_ch in "月号楼" or (prev_ch and prev_ch in "月点"):
