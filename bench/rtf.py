@@ -83,7 +83,7 @@ class Config:
         acoustic = vocoder = 0.0
         for sentence in sentences:
             t0 = time.perf_counter()
-            mel = self.engine.mel(sentence.ids, Prosody())
+            mel, _ = self.engine.mel(sentence.ids, Prosody())
             t1 = time.perf_counter()
             pieces.append(self.engine.vocode(mel))
             acoustic += t1 - t0

@@ -70,7 +70,7 @@ def create_app(voice_dir: Path = RAW_VOICE, threads: int = 2) -> Flask:
             sentences = frontend.analyze(text)
         except NothingToSay:
             return jsonify({"error": "nothing to say"}), 422
-        pieces: list[np.ndarray] = [engine.vocode(engine.mel(s.ids, Prosody()))
+        pieces: list[np.ndarray] = [engine.vocode(engine.mel(s.ids, Prosody())[0])
                                     for s in sentences]
         audio = join(pieces, [s.pause_s for s in sentences], engine.sample_rate)
         return Response(encode(audio, engine.sample_rate, "wav"), mimetype="audio/wav")

@@ -1,9 +1,11 @@
 """The cached value and its byte layout in Redis.
 
-Layout (big-endian): magic ``TTSA`` | version u8 | duration f64 | length u32 | crc32 u32,
-then ``length`` bytes of audio. The CRC covers the header fields before it and the
-audio, so a truncated write, a flipped bit or a value some other program stored under
-the same key all read back as "no entry" instead of garbage audio.
+Layout (big-endian): magic ``TTSA`` | version u8 | duration f64 | length u32 |
+meta length u32 | crc32 u32, then ``length`` bytes of audio and the meta bytes (the
+timing of what was said). The CRC covers the header fields before it, the audio and
+the meta, so a truncated write, a flipped bit or a value some other program stored
+under the same key all read back as "no entry" instead of garbage audio. Version 1
+values (no meta field) still read back, with empty meta.
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ import zlib
 from dataclasses import dataclass
 
 MAGIC = b"TTSA"
-VERSION = 1
-_PREFIX = struct.Struct(">4sBdI")  # magic, version, duration, length
+VERSION = 2
+_PREFIXES = {
+    1: struct.Struct(">4sBdI"),  # magic, version, duration, length
+    2: struct.Struct(">4sBdII"),  # ... and meta length
+}
 _CRC = struct.Struct(">I")
-HEADER_SIZE = _PREFIX.size + _CRC.size
+_VERSION_AT = 4
+HEADER_SIZE = _PREFIXES[VERSION].size + _CRC.size
 _MAX_LEN = 0xFFFFFFFF
 
 
@@ -27,31 +33,42 @@ class CachedAudio:
 
     data: bytes  # encoded audio exactly as sent to the caller
     duration_s: float
+    meta: bytes = b""  # JSON: when each part of the text is spoken (empty: not known)
+
+    @property
+    def size(self) -> int:
+        """Bytes held, what the memory tier's bound counts."""
+        return len(self.data) + len(self.meta)
 
 
 def pack(entry: CachedAudio) -> bytes:
-    """Header + data, ready to store as one Redis string."""
-    if len(entry.data) > _MAX_LEN:
-        raise ValueError(f"audio too large to cache: {len(entry.data)} bytes")
-    prefix = _PREFIX.pack(MAGIC, VERSION, float(entry.duration_s), len(entry.data))
-    crc = zlib.crc32(entry.data, zlib.crc32(prefix))
-    return b"".join((prefix, _CRC.pack(crc), entry.data))
+    """Header + data + meta, ready to store as one Redis string."""
+    if entry.size > _MAX_LEN:
+        raise ValueError(f"audio too large to cache: {entry.size} bytes")
+    prefix = _PREFIXES[VERSION].pack(MAGIC, VERSION, float(entry.duration_s), len(entry.data),
+                                     len(entry.meta))
+    crc = zlib.crc32(entry.meta, zlib.crc32(entry.data, zlib.crc32(prefix)))
+    return b"".join((prefix, _CRC.pack(crc), entry.data, entry.meta))
 
 
 def unpack(raw: bytes) -> CachedAudio | None:
     """The entry, or None for truncated, corrupted or foreign values."""
-    if len(raw) < HEADER_SIZE:
+    if len(raw) <= _VERSION_AT or raw[:_VERSION_AT] != MAGIC:
+        return None
+    prefix = _PREFIXES.get(raw[_VERSION_AT])
+    if prefix is None or len(raw) < prefix.size + _CRC.size:
         return None
     view = memoryview(raw)
-    magic, version, duration, length = _PREFIX.unpack_from(view, 0)
-    if magic != MAGIC or version != VERSION:
-        return None
-    if len(raw) - HEADER_SIZE != length:
+    _, _, duration, length, *rest = prefix.unpack_from(view, 0)
+    meta_length = rest[0] if rest else 0
+    header = prefix.size + _CRC.size
+    if len(raw) - header != length + meta_length:
         return None
     if not math.isfinite(duration) or duration < 0:
         return None
-    (crc,) = _CRC.unpack_from(view, _PREFIX.size)
-    data = bytes(view[HEADER_SIZE:])
-    if zlib.crc32(data, zlib.crc32(view[: _PREFIX.size])) != crc:
+    (crc,) = _CRC.unpack_from(view, prefix.size)
+    data = bytes(view[header:header + length])
+    meta = bytes(view[header + length:])
+    if zlib.crc32(meta, zlib.crc32(data, zlib.crc32(view[:prefix.size]))) != crc:
         return None
-    return CachedAudio(data=data, duration_s=duration)
+    return CachedAudio(data=data, duration_s=duration, meta=meta)

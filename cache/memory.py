@@ -12,7 +12,7 @@ from cache.stats import TierStats
 class MemoryTier:
     """LRU of CachedAudio, at most ``max_bytes`` of audio data in total.
 
-    One per worker, shared by all its threads or greenlets. Only ``len(data)`` is
+    One per worker, shared by all its threads or greenlets. Only ``entry.size`` is
     counted (the per-entry overhead is small next to audio). An entry larger than the
     whole bound is not stored: it would evict everything and still not fit. Empty
     audio is not stored either, so the number of entries is bounded too.
@@ -38,22 +38,22 @@ class MemoryTier:
         elif entry is None:
             self.stats.add("misses")
         else:
-            self.stats.hit(len(entry.data))
+            self.stats.hit(entry.size)
         return entry
 
     def put(self, key: str, entry: CachedAudio) -> None:
-        size = len(entry.data)
+        size = entry.size
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
-                self._nbytes -= len(old.data)
+                self._nbytes -= old.size
             if size == 0 or size > self.max_bytes:
                 return
             self._entries[key] = entry
             self._nbytes += size
             while self._nbytes > self.max_bytes:
                 _, evicted = self._entries.popitem(last=False)
-                self._nbytes -= len(evicted.data)
+                self._nbytes -= evicted.size
         self.stats.add("bytes_written", size)
 
     def clear(self) -> None:

@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from config import Settings
 from tests.conftest import make_settings, started_app
 from tts.emotions import Prosody
-from tts.engines.base import Engine, SentenceAudio, VoiceInfo
+from tts.engines.base import AudioChunk, Engine, SentenceAudio, VoiceInfo
 from tts.engines.degrade import DegradeMachine, DegradePolicy, DegradingEngine, is_memory_error
 from tts.engines.onnx_engine import OnnxEngine
 
@@ -73,10 +73,10 @@ class FaultInjectedAcceleratorEngine:
         self._inject()
         return self.inner.synthesize(voice, text, ids, prosody)
 
-    def stream(self, voice: str, text: str, ids: list[int], prosody: Prosody) -> (
-            Iterator[tuple[np.ndarray, bool]]):
+    def stream(self, voice: str, text: str, ids: list[int], prosody: Prosody, *,
+               whole: bool = False) -> Iterator[AudioChunk]:
         self._inject()
-        yield from self.inner.stream(voice, text, ids, prosody)
+        yield from self.inner.stream(voice, text, ids, prosody, whole=whole)
 
 
 class FakeClock:
@@ -175,7 +175,7 @@ def test_failed_accelerator_runs_are_answered_by_the_cpu(engine: OnnxEngine) -> 
     got = wrapped.synthesize(voice, "", ids, Prosody()).audio
     np.testing.assert_allclose(got, expected, atol=1e-6)
     assert wrapped.device == "cuda"  # one failure is not enough (failures=2)
-    streamed = np.concatenate([a for a, _ in wrapped.stream(voice, "", ids, Prosody())])
+    streamed = np.concatenate([c.audio for c in wrapped.stream(voice, "", ids, Prosody())])
     assert len(streamed) == len(expected)
     assert wrapped.device == "cpu" and wrapped.degraded
     assert wrapped.state()["reason"] == "failures"

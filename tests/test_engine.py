@@ -96,3 +96,36 @@ def test_engine_reports_where_it_runs(engine: OnnxEngine) -> None:
     assert engine.device == "cpu"
     assert engine.acoustic.get_providers()[0] == "CPUExecutionProvider"
     assert engine.warm_up() > 0
+
+
+@pytest.mark.parametrize("prosody", [Prosody(), Prosody(speed=1.5), Prosody(speed=0.75),
+                                     Prosody(pitch=1.15), Prosody(pitch=0.9, speed=1.2)])
+@pytest.mark.parametrize("whole", [True, False])
+def test_durations_cover_the_audio(engine: OnnxEngine, voice_frontend: Frontend,
+                                   prosody: Prosody, whole: bool) -> None:
+    """Per-symbol durations (what timestamps are made of) add up to the audio, streamed
+    or whole, through speed and pitch shift."""
+    [sentence] = voice_frontend.analyze("我们一起去公园散步吧")
+    chunks = list(engine.stream(engine.voice.name, sentence.text, sentence.ids, prosody,
+                                whole=whole))
+    assert chunks[0].durations_s is not None
+    assert all(c.durations_s is None for c in chunks[1:])
+    assert len(chunks[0].durations_s) == len(sentence.ids)
+    assert (len(chunks) == 1) == whole and chunks[-1].last
+    seconds = sum(len(c.audio) for c in chunks) / engine.sample_rate
+    frame_s = engine.voice.hop_size / engine.sample_rate
+    assert sum(chunks[0].durations_s) == pytest.approx(seconds, abs=frame_s)
+
+
+def test_a_pass_too_long_for_the_model_keeps_its_durations(engine: OnnxEngine,
+                                                          voice_frontend: Frontend) -> None:
+    # said slowly, a very long pass has more frames than the model has positions:
+    # the engine says it in two halves and the durations still cover the audio
+    text = "我们今天一起去北京的公园散步看到了很多漂亮的花和高大的树木" * 6
+    ids = [i for s in voice_frontend.analyze(text) for i in s.ids[1:-2]]
+    sil, eos = engine.voice.symbol_to_id["sil"], engine.voice.symbol_to_id["eos"]
+    ids = [sil, *ids, sil, eos]
+    [chunk] = engine.stream(engine.voice.name, "", ids, Prosody(speed=0.5), whole=True)
+    assert chunk.durations_s is not None and len(chunk.durations_s) == len(ids)
+    assert sum(chunk.durations_s) == pytest.approx(len(chunk.audio) / engine.sample_rate,
+                                                   abs=0.02)

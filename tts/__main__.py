@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
+from cache import AudioCache, MemoryTier
 from config import Settings, SettingsError
-from tts.audio import FORMATS, SAMPLE_RATES, encode, resample
-from tts.emotions import EMOTIONS, prosody_for
+from tts.audio import FORMATS, SAMPLE_RATES
+from tts.emotions import EMOTIONS
 from tts.engines import EngineError, load_engine
-from tts.frontend import Frontend, NothingToSay, Sentence, load_lexicon
+from tts.frontend import Frontend, NothingToSay, load_lexicon
 from tts.pool import InferencePool
+from tts.service import SpeechRequest, SpeechService
 from tts.synthesizer import Synthesizer
 from tts.voices import VoiceError
 
@@ -44,24 +44,20 @@ def say(args: argparse.Namespace, settings: Settings) -> float:
     lexicon = load_lexicon(settings.lexicon_file) if settings.lexicon_file else None
     frontend = Frontend(*engine.symbol_tables(), lexicon=lexicon,
                         max_syllables=settings.max_piece_syllables)
-    synthesizer = Synthesizer(frontend, engine, InferencePool(1, 0), timeout_s=3600)
-    voice = engine.voices()[0].name
-    preset = prosody_for(args.emotion)
-    prosody = replace(preset, speed=preset.speed * args.speed)
-    sentences = synthesizer.plan(text)
-    progress = tqdm(total=len(sentences), unit="sentence", disable=len(sentences) < 4)
-
-    def one(sentence: Sentence) -> np.ndarray:
-        audio = synthesizer.sentence(voice, sentence, prosody)
-        progress.update()
-        return audio
-
-    audio = synthesizer.render(sentences, one)
-    progress.close()
+    progress = tqdm(unit="sentence", disable=len(text) < 200)
+    synthesizer = Synthesizer(frontend, engine, InferencePool(1, 0), timeout_s=3600,
+                              on_sentence=lambda _: progress.update())
+    # The service's own path, with a cache that keeps nothing: the file holds what
+    # the HTTP routes would answer for the same request.
+    service = SpeechService(synthesizer, AudioCache(MemoryTier(0)))
     rate = args.sample_rate or engine.sample_rate
-    audio = resample(audio, engine.sample_rate, rate)
-    args.output.write_bytes(encode(audio, rate, fmt))
-    return len(audio) / rate
+    request = SpeechRequest(text=text, voice=engine.voices()[0].name, emotion=args.emotion,
+                            speed=args.speed, fmt=fmt, sample_rate=rate)
+    progress.total = service.planned(request).sentences
+    speech = service.speak(request)
+    progress.close()
+    args.output.write_bytes(speech.data)
+    return speech.duration_s
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,9 @@ actually be said (normalized text and its phones) rather than the raw input:
 "2026年" and "二零二六年" share an entry exactly when they sound the same.
 Long texts are also cached sentence by sentence, so a new paragraph that
 repeats old sentences only synthesizes what is new.
+
+Every route consumes one iterator of audio blocks (`_utterance`): whole responses
+join it, streams encode it block by block.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ import numpy as np
 
 from cache import HIT_MEMORY, AudioCache, CachedAudio
 from cache.keys import request_key
-from tts.audio import FORMATS, encode, join, resample
+from tts.audio import FORMATS, encode, resample
+from tts.audio.join import silence
 from tts.audio.stream import StreamEncoder
 from tts.emotions import Prosody, prosody_for
 from tts.frontend import Sentence
 from tts.recent import Recent
-from tts.synthesizer import PLAN_CACHE_SIZE, Synthesizer
+from tts.synthesizer import PLAN_CACHE_SIZE, Said, Synthesizer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -126,9 +130,8 @@ class SpeechService:
         # One slot and one deadline for the whole stream, taken before its first byte.
         with self.synthesizer.pool.reserve(self.synthesizer.timeout_s):
             yield encoder.start()
-            for audio in self.synthesizer.stream(request.voice, sentences,
-                                                 lambda s: self.prosody(request, s)):
-                data = encoder.encode(audio)
+            for block in self._utterance(request, sentences, whole=False):
+                data = encoder.encode(block.audio)
                 if data:
                     yield data
         yield encoder.finish()
@@ -143,6 +146,9 @@ class SpeechService:
         cache lookup. The service keeps one engine for life: a request's key never changes."""
         planned = self._planned.get(request)
         if planned is None:
+            # Under overload, refuse before spending the front end's CPU on a request that
+            # would be refused anyway (requests planned before still reach the cache).
+            self.synthesizer.pool.refuse_if_saturated()
             sentences = self.synthesizer.plan(request.text)
             planned = Planned(self.key_for(request, sentences), len(sentences))
             self._planned.put(request, planned)
@@ -177,30 +183,73 @@ class SpeechService:
         """Synthesize, join and encode under one reservation: a request is refused
         before its first sentence, never half-way, and has one deadline in total."""
         with self.synthesizer.pool.reserve(self.synthesizer.timeout_s):
-            return self._synthesize(request, sentences)
+            blocks = [block.audio for block in self._utterance(request, sentences, whole=True)]
 
-    def _synthesize(self, request: SpeechRequest, sentences: list[Sentence]) -> CachedAudio:
-        def direct(sentence: Sentence) -> np.ndarray:
-            return self.synthesizer.sentence(request.voice, sentence,
-                                             self.prosody(request, sentence))
+            def finish() -> CachedAudio:  # joining and encoding long audio is real work too
+                audio = resample(np.concatenate(blocks), self.engine.sample_rate,
+                                 request.sample_rate)
+                return CachedAudio(encode(audio, request.sample_rate, request.fmt),
+                                   len(audio) / request.sample_rate)
 
-        def cached(sentence: Sentence) -> np.ndarray:
-            piece = replace(request, fmt=SENTENCE_FORMAT, sample_rate=self.engine.sample_rate)
-            key = self.key_for(piece, [replace(sentence, pause_s=0.0)])
-            entry, _ = self.cache.get_or_create(key, lambda: _pcm_entry(
-                direct(sentence), self.engine.sample_rate))
-            return np.frombuffer(entry.data, dtype="<i2").astype(np.float32) / 32767.0
+            return self.synthesizer.pool.run(finish, self.synthesizer.timeout_s)
 
-        pieces = [(cached if len(sentences) > 1 else direct)(s) for s in sentences]
+    def _utterance(self, request: SpeechRequest, sentences: list[Sentence], *,
+                   whole: bool) -> Iterator[Said]:
+        """The request's audio, block by block: each sentence (from the sentence cache
+        when the text has several), then the pause after it."""
+        rate = self.engine.sample_rate
+        for index, sentence in enumerate(sentences):
+            if len(sentences) == 1:
+                yield from self.synthesizer.say(request.voice, sentence, index,
+                                                self.prosody(request, sentence), whole=whole)
+            else:
+                yield from self._remembered_sentence(request, sentence, index, whole=whole)
+            if sentence.pause_s > 0:
+                yield Said(silence(sentence.pause_s, rate), index)
 
-        def finish() -> CachedAudio:  # joining and encoding long audio is real work too
-            audio = join(pieces, [s.pause_s for s in sentences], self.engine.sample_rate)
-            audio = resample(audio, self.engine.sample_rate, request.sample_rate)
-            return CachedAudio(encode(audio, request.sample_rate, request.fmt),
-                               len(audio) / request.sample_rate)
+    def _remembered_sentence(self, request: SpeechRequest, sentence: Sentence, index: int, *,
+                             whole: bool) -> Iterator[Said]:
+        """One sentence of a long text through the sentence cache: a sentence said before,
+        in any text, is not synthesized again."""
+        rate = self.engine.sample_rate
+        piece = replace(request, fmt=SENTENCE_FORMAT, sample_rate=rate)
+        key = self.key_for(piece, [replace(sentence, pause_s=0.0)])
 
-        return self.synthesizer.pool.run(finish, self.synthesizer.timeout_s)
+        def say() -> Iterator[Said]:
+            return self.synthesizer.say(request.voice, sentence, index,
+                                        self.prosody(request, sentence), whole=whole)
+
+        if whole:  # nobody waits for a first chunk: coalesce with identical sentences
+            entry, _ = self.cache.get_or_create(key, lambda: _sentence_entry(list(say()), rate))
+            yield from _sentence_blocks(entry, sentence, index, rate)
+            return
+        found = self.cache.get(key)
+        if found is not None:
+            yield from _sentence_blocks(found[0], sentence, index, rate)
+            return
+        blocks: list[Said] = []
+        for block in say():
+            blocks.append(block)
+            yield block
+        self.cache.put(key, _sentence_entry(blocks, rate))
 
 
-def _pcm_entry(audio: np.ndarray, sample_rate: int) -> CachedAudio:
-    return CachedAudio(encode(audio, sample_rate, SENTENCE_FORMAT), len(audio) / sample_rate)
+def _sentence_entry(blocks: list[Said], sample_rate: int) -> CachedAudio:
+    """One sentence's blocks as a cache entry: native-rate int16 and its timing."""
+    audio = np.concatenate([b.audio for b in blocks])
+    timed = next((b.durations_s for b in blocks if b.durations_s is not None), None)
+    meta = b"" if timed is None else json.dumps({"durations_s": timed}).encode()
+    return CachedAudio(encode(audio, sample_rate, SENTENCE_FORMAT), len(audio) / sample_rate,
+                       meta)
+
+
+def _sentence_blocks(entry: CachedAudio, sentence: Sentence, index: int,
+                     sample_rate: int) -> Iterator[Said]:
+    """A cached sentence as the blocks `Synthesizer.say` made: its lead silence, then
+    its speech with the timing it was stored with."""
+    audio = np.frombuffer(entry.data, dtype="<i2").astype(np.float32) / 32767.0
+    lead = round(sentence.lead_s * sample_rate)
+    if lead:
+        yield Said(audio[:lead], index)
+    durations = tuple(json.loads(entry.meta)["durations_s"]) if entry.meta else None
+    yield Said(audio[lead:], index, durations)

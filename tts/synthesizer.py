@@ -1,6 +1,8 @@
-"""Text -> float audio: front end, engine on the inference pool, joined sentences.
+"""Text -> float audio: the plan, then each sentence said on the inference pool.
 
-Knows nothing about HTTP or caching; `tts.service` adds those around it.
+Knows nothing about HTTP or caching; `tts.service` adds those around it. There is
+one way to say a sentence, `say`, yielding its audio block by block: whole
+responses, streams, batch items and the command line all consume it.
 """
 
 from __future__ import annotations
@@ -11,16 +13,29 @@ from functools import lru_cache, partial
 
 import numpy as np
 
-from tts.audio import join
 from tts.audio.join import fade, silence, soft_limit
 from tts.emotions import Prosody
-from tts.engines.base import Engine, SentenceAudio
+from tts.engines.base import AudioChunk, Engine, SentenceAudio
 from tts.frontend import Frontend, Sentence
 from tts.pool import InferencePool
 
-SentenceRenderer = Callable[[Sentence], np.ndarray]
 PLAN_CACHE_SIZE = 4096  # plans of recent texts, per worker
 PLAN_IN_PLACE_CHARS = 200  # longer texts are planned on an inference thread
+
+
+@dataclass(frozen=True)
+class Said:
+    """One block of an utterance, in order: float audio at the engine's rate.
+
+    `index` is the sentence of the plan the block belongs to. The first block of a
+    sentence's speech carries `durations_s`, how long each of its symbol ids is
+    spoken from that block's first sample on (None when the engine cannot tell);
+    lead silences and pauses are blocks of their own, without it.
+    """
+
+    audio: np.ndarray
+    index: int
+    durations_s: tuple[float, ...] | None = None
 
 
 @dataclass
@@ -34,12 +49,11 @@ class Synthesizer:
     on_sentence: Callable[[SentenceAudio], None] | None = None  # metrics hook
 
     def __post_init__(self) -> None:
-        # Repeated texts (the ones the audio cache serves) skip the front end too:
-        # their cache key is computed from the plan, so a hit must not pay for it.
+        # Repeated texts (the ones the audio cache serves) skip the front end too.
         self._plans = lru_cache(maxsize=PLAN_CACHE_SIZE)(self._plan_uncached)
 
     def plan(self, text: str) -> list[Sentence]:
-        """The sentences the engine will be asked to say (raises NothingToSay).
+        """The acoustic passes the engine will be asked to say (raises NothingToSay).
 
         The first sentence is cut at its first clause on every route, streamed or
         not, so a text sounds the same and shares one cache entry either way, and a
@@ -48,9 +62,6 @@ class Synthesizer:
         return list(self._plans(text))
 
     def _plan_uncached(self, text: str) -> tuple[Sentence, ...]:
-        # Under overload, refuse before spending the front end's CPU on a request that
-        # would be refused anyway (texts planned before still pass: cache hits).
-        self.pool.refuse_if_saturated()
         if len(text) <= PLAN_IN_PLACE_CHARS:
             return tuple(self.frontend.first_clause_split(text))
         # A long text costs the front end tens to hundreds of milliseconds of Python:
@@ -58,50 +69,40 @@ class Synthesizer:
         return tuple(self.pool.run(lambda: self.frontend.first_clause_split(text),
                                    self.timeout_s))
 
-    def sentence(self, voice: str, sentence: Sentence, prosody: Prosody) -> np.ndarray:
-        """Synthesize one sentence on an inference thread; float audio at the engine's rate
-        (with its gain applied and its lead silence, if any, in front)."""
-        result = self.pool.run(
-            lambda: self.engine.synthesize(voice, sentence.text, sentence.ids, prosody),
-            self.timeout_s,
-        )
-        if self.on_sentence is not None:
-            self.on_sentence(result)
-        audio = with_gain(result.audio, prosody.gain)
-        if sentence.lead_s > 0:
-            audio = np.concatenate([silence(sentence.lead_s, self.engine.sample_rate), audio])
-        return audio
+    def say(self, voice: str, sentence: Sentence, index: int, prosody: Prosody, *,
+            whole: bool) -> Iterator[Said]:
+        """One sentence's lead silence and speech (not the pause after it), each engine
+        step on an inference thread. `whole` vocodes the sentence at once, cheapest when
+        nobody waits for its first chunk; otherwise chunks leave as they are made.
 
-    def render(self, sentences: list[Sentence], one: SentenceRenderer) -> np.ndarray:
-        """Say every sentence with `one` and join them with their pauses."""
-        pieces = [one(sentence) for sentence in sentences]
-        return join(pieces, [s.pause_s for s in sentences], self.engine.sample_rate)
-
-    def stream(self, voice: str, sentences: list[Sentence],
-               prosody: Callable[[Sentence], Prosody]) -> Iterator[np.ndarray]:
-        """The same samples as `render`, chunk by chunk, each computed on an inference thread.
-
-        Closing the generator (a client that went away) stops before the next chunk.
+        Every step here works on the sentence's own edges, so both ways give the same
+        samples. Closing the generator (a client that went away) stops before the
+        next chunk.
         """
         rate = self.engine.sample_rate
-        for sentence in sentences:
-            said = prosody(sentence)
-            if sentence.lead_s > 0:
-                yield silence(sentence.lead_s, rate)
-            chunks = self.engine.stream(voice, sentence.text, sentence.ids, said)
-            step = partial(next, chunks, None)
-            first = True
-            while (item := self.pool.run(step, self.timeout_s)) is not None:
-                audio, last = item
-                yield soft_limit(fade(with_gain(audio, said.gain), rate, start=first, end=last))
-                first = False
-            if sentence.pause_s > 0:
-                yield silence(sentence.pause_s, rate)
+        if sentence.lead_s > 0:
+            yield Said(silence(sentence.lead_s, rate), index)
+        chunks = self.engine.stream(voice, sentence.text, sentence.ids, prosody, whole=whole)
+        step = partial(next, chunks, None)
+        first = True
+        parts: list[np.ndarray] = []
+        acoustic_s = vocoder_s = 0.0
+        item: AudioChunk | None
+        while (item := self.pool.run(step, self.timeout_s)) is not None:
+            parts.append(item.audio)
+            acoustic_s += item.acoustic_s
+            vocoder_s += item.vocoder_s
+            audio = fade(with_gain(item.audio, prosody.gain), rate, start=first, end=item.last)
+            yield Said(soft_limit(audio), index, item.durations_s if first else None)
+            first = False
+        if self.on_sentence is not None and parts:
+            audio = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            self.on_sentence(SentenceAudio(audio, acoustic_s, vocoder_s))
 
 
 def with_gain(audio: np.ndarray, gain: float) -> np.ndarray:
-    """One sentence's output gain (SSML volume, emotion presets); the join's soft
-    limiter keeps a loud result from clipping."""
+    """One sentence's output gain (SSML volume, emotion presets); the soft limiter
+    keeps a loud result from clipping."""
     if gain == 1.0:
         return audio
     return (audio * np.float32(gain)).astype(np.float32, copy=False)

@@ -1,17 +1,27 @@
 from __future__ import annotations
 
+import struct
+import zlib
+
 import pytest
 
 from cache.entry import HEADER_SIZE, CachedAudio, pack, unpack
 
-ENTRY = CachedAudio(data=b"RIFF" + bytes(range(256)) * 40, duration_s=1.25)
+ENTRY = CachedAudio(data=b"RIFF" + bytes(range(256)) * 40, duration_s=1.25,
+                    meta=b'{"durations": [0.1, 0.2]}')
 
 
 def test_round_trip_is_byte_identical() -> None:
     raw = pack(ENTRY)
-    assert len(raw) == HEADER_SIZE + len(ENTRY.data)
-    assert raw.endswith(ENTRY.data)  # raw bytes, no base64
+    assert len(raw) == HEADER_SIZE + ENTRY.size
+    assert raw.endswith(ENTRY.data + ENTRY.meta)  # raw bytes, no base64
     assert unpack(raw) == ENTRY
+
+
+def test_version_1_values_still_read() -> None:
+    prefix = struct.pack(">4sBdI", b"TTSA", 1, 2.5, 3)
+    raw = prefix + struct.pack(">I", zlib.crc32(b"abc", zlib.crc32(prefix))) + b"abc"
+    assert unpack(raw) == CachedAudio(data=b"abc", duration_s=2.5)
 
 
 def test_empty_audio_round_trips() -> None:
@@ -47,7 +57,7 @@ def test_other_version_is_none() -> None:
     assert unpack(bytes(raw)) is None
 
 
-@pytest.mark.parametrize("offset", [5, HEADER_SIZE - 1, HEADER_SIZE, HEADER_SIZE + 500])
+@pytest.mark.parametrize("offset", [5, HEADER_SIZE - 1, HEADER_SIZE, HEADER_SIZE + 500, -1])
 def test_flipped_bit_is_none(offset: int) -> None:
     raw = bytearray(pack(ENTRY))
     raw[offset] ^= 0x01

@@ -36,6 +36,19 @@ class SentenceAudio:
     vocoder_s: float
 
 
+@dataclass(frozen=True)
+class AudioChunk:
+    """A run of one sentence's audio, in order. The first chunk of a sentence carries
+    how long each input symbol is spoken (`durations_s`, one per id; None from engines
+    that cannot tell), which is what timestamps are made of."""
+
+    audio: np.ndarray
+    last: bool  # the sentence's final chunk
+    acoustic_s: float = 0.0  # compute spent on this chunk, for metrics
+    vocoder_s: float = 0.0
+    durations_s: tuple[float, ...] | None = None
+
+
 class EngineError(RuntimeError):
     """Synthesis failed inside the engine (not the caller's fault)."""
 
@@ -68,7 +81,9 @@ class Engine(Protocol):
         """Synthesize one sentence. `text` is for text-driven engines, `ids` for id-driven ones."""
         ...
 
-    def stream(self, voice: str, text: str, ids: list[int], prosody: Prosody) -> (
-            Iterator[tuple[np.ndarray, bool]]):
-        """Yield (audio, is_last) chunks of one sentence, each computed on demand."""
+    def stream(self, voice: str, text: str, ids: list[int], prosody: Prosody, *,
+               whole: bool = False) -> Iterator[AudioChunk]:
+        """Yield one sentence's audio in chunks, each computed on demand (so a caller can
+        send one while the next is made); `whole` asks for a single chunk, cheapest when
+        nobody is waiting for the first one."""
         ...

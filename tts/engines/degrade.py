@@ -22,11 +22,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
-
 from config import Settings
 from tts.emotions import Prosody
-from tts.engines.base import Engine, EngineError, SentenceAudio, VoiceInfo
+from tts.engines.base import AudioChunk, Engine, EngineError, SentenceAudio, VoiceInfo
 from tts.pool import native_lock
 
 _LOGGER = logging.getLogger(__name__)
@@ -243,12 +241,12 @@ class DegradingEngine:
                 return result
         return self.cpu.synthesize(voice, text, ids, prosody)
 
-    def stream(self, voice: str, text: str, ids: list[int], prosody: Prosody) -> (
-            Iterator[tuple[np.ndarray, bool]]):
+    def stream(self, voice: str, text: str, ids: list[int], prosody: Prosody, *,
+               whole: bool = False) -> Iterator[AudioChunk]:
         if not self._route():
             started = False
             try:
-                for item in self.accelerator.stream(voice, text, ids, prosody):
+                for item in self.accelerator.stream(voice, text, ids, prosody, whole=whole):
                     started = True
                     yield item
             except Exception as exc:
@@ -258,7 +256,7 @@ class DegradingEngine:
             else:
                 self._succeeded()
                 return
-        yield from self.cpu.stream(voice, text, ids, prosody)
+        yield from self.cpu.stream(voice, text, ids, prosody, whole=whole)
 
 
 # ------------------------------------------------------------------ construction

@@ -20,16 +20,17 @@ import soxr
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 
 from tts.emotions import Prosody
-from tts.engines.base import EngineError, SentenceAudio, VoiceInfo
+from tts.engines.base import AudioChunk, EngineError, SentenceAudio, VoiceInfo
 from tts.voices import Voice
 
 _LOGGER = logging.getLogger(__name__)
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
-# A short sentence with every kind of symbol: enough to size the buffers and
-# trigger the kernel choices the first real request would otherwise pay for.
-_WARM_UP_IDS_LENGTHS = (16, 48, 96)
+# One short pass through both graphs: it runs every node once, which is all a first
+# request would otherwise pay extra for (on the CPU, first passes at longer lengths
+# cost what later ones do, so warming them only delays readiness).
+_WARM_UP_IDS_LENGTHS = (16,)
 # The vocoder's reflection padding needs at least this many frames.
 _MIN_VOCODER_FRAMES = 16
 # Mel frames of context on each side of a streamed vocoder chunk: with 24 the
@@ -125,8 +126,8 @@ class OnnxEngine:
             self.synthesize(self.voice.name, "", ids, Prosody())
         return time.perf_counter() - started
 
-    def mel(self, ids: list[int], prosody: Prosody) -> np.ndarray:
-        """Acoustic model: symbol ids -> mel [1, frames, 80]."""
+    def mel(self, ids: list[int], prosody: Prosody) -> tuple[np.ndarray, list[int]]:
+        """Acoustic model: symbol ids -> (mel [1, frames, 80], frames spent on each id)."""
         feed = {
             "input_ids": np.asarray([ids], dtype=np.int32),
             "speaker_ids": np.zeros(1, dtype=np.int32),
@@ -138,14 +139,19 @@ class OnnxEngine:
             "energy_ratios": np.asarray([prosody.energy], dtype=np.float32),
         }
         try:
-            mel: np.ndarray = self.acoustic.run(None, feed)[1]
+            outputs = self.acoustic.run(None, feed)
         except InvalidArgument as exc:
             # More frames than the decoder has positions for: a long clause said slowly.
             halves = self._halves(ids)
             if halves is None or "position_embeddings" not in str(exc):
                 raise EngineError(f"the acoustic model refused the input: {exc}") from exc
-            return np.concatenate([self.mel(half, prosody) for half in halves], axis=1)
-        return mel
+            (first, first_frames), (second, second_frames) = (self.mel(h, prosody)
+                                                              for h in halves)
+            # The halves' extra edges (sil eos | sil) are the pause at the break symbol.
+            at_break = sum(first_frames[-2:]) + second_frames[0]
+            frames = [*first_frames[:-2], at_break, *second_frames[1:]]
+            return np.concatenate([first, second], axis=1), frames
+        return outputs[1], [int(f) for f in outputs[2].reshape(-1)]
 
     def _halves(self, ids: list[int]) -> tuple[list[int], list[int]] | None:
         """Two well-formed id sequences, cut at the prosody break nearest the middle
@@ -168,40 +174,47 @@ class OnnxEngine:
         audio: np.ndarray = self.vocoder.run(None, {"mels": mel})[0]
         return np.clip(audio.reshape(-1)[: frames * self.voice.hop_size], -1.0, 1.0)
 
-    def stream(self, voice: str, text: str, ids: list[int], prosody: Prosody) -> (
-            Iterator[tuple[np.ndarray, bool]]):
-        """Yield (audio, is_last) chunks of one sentence: the mel, then growing vocoder spans.
+    def stream(self, voice: str, text: str, ids: list[int], prosody: Prosody, *,
+               whole: bool = False) -> Iterator[AudioChunk]:
+        """The mel, then growing vocoder spans (or the whole sentence at once).
 
         Each step does its own compute, so a caller can run each `next()` on a worker
         thread and send a chunk before the next one is vocoded.
         """
         if voice != self.voice.name:
             raise EngineError(f"voice {voice!r} is not loaded")
-        mel = self.mel(ids, prosody)
+        started = time.perf_counter()
+        mel, frames = self.mel(ids, prosody)
+        acoustic_s = time.perf_counter() - started
+        hop = self.voice.hop_size
+        # The pitch shift below plays the audio `pitch` times faster.
+        durations = tuple(f * hop / (self.sample_rate * prosody.pitch) for f in frames)
         total = mel.shape[1]
+        if whole:
+            started = time.perf_counter()
+            audio = shift_pitch(self.vocode(mel), self.sample_rate, prosody.pitch)
+            yield AudioChunk(audio, True, acoustic_s, time.perf_counter() - started, durations)
+            return
         shifter = None
         if prosody.pitch != 1.0:
             shifter = soxr.ResampleStream(self.sample_rate * prosody.pitch, self.sample_rate, 1,
                                           dtype="float32", quality="HQ")
         for start, end in chunk_spans(total, STREAM_FIRST_FRAMES, STREAM_MAX_FRAMES):
+            began = time.perf_counter()
             low = max(0, start - STREAM_CONTEXT_FRAMES)
             high = min(total, end + STREAM_CONTEXT_FRAMES)
             audio = self.vocode(mel[:, low:high])
-            hop = self.voice.hop_size
             chunk = audio[(start - low) * hop:(end - low) * hop]
             if shifter is not None:
                 chunk = np.clip(shifter.resample_chunk(chunk, last=end == total), -1.0, 1.0)
-            yield chunk, end == total
+            first = start == 0
+            yield AudioChunk(chunk, end == total, acoustic_s if first else 0.0,
+                             time.perf_counter() - began, durations if first else None)
 
     def synthesize(self, voice: str, text: str, ids: list[int], prosody: Prosody) -> SentenceAudio:
-        if voice != self.voice.name:
-            raise EngineError(f"voice {voice!r} is not loaded")
-        started = time.perf_counter()
-        mel = self.mel(ids, prosody)
-        between = time.perf_counter()
-        audio = shift_pitch(self.vocode(mel), self.sample_rate, prosody.pitch)
-        return SentenceAudio(audio=audio, acoustic_s=between - started,
-                             vocoder_s=time.perf_counter() - between)
+        [chunk] = self.stream(voice, text, ids, prosody, whole=True)
+        return SentenceAudio(audio=chunk.audio, acoustic_s=chunk.acoustic_s,
+                             vocoder_s=chunk.vocoder_s)
 
 
 def shift_pitch(audio: np.ndarray, sample_rate: int, ratio: float) -> np.ndarray:

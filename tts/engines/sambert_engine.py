@@ -43,7 +43,7 @@ import soundfile as sf
 import soxr
 
 from tts.emotions import Prosody
-from tts.engines.base import EngineError, SentenceAudio, VoiceInfo
+from tts.engines.base import AudioChunk, EngineError, SentenceAudio, VoiceInfo
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -260,7 +260,9 @@ class SambertEngine:
         return SentenceAudio(audio=audio, acoustic_s=between - started,
                              vocoder_s=time.perf_counter() - between)
 
-    def stream(self, voice: str, text: str, ids: list[int], prosody: Prosody) -> (
-            Iterator[tuple[np.ndarray, bool]]):
-        """The pipeline makes a sentence at once: one chunk per sentence."""
-        yield self.synthesize(voice, text, ids, prosody).audio, True
+    def stream(self, voice: str, text: str, ids: list[int], prosody: Prosody, *,
+               whole: bool = False) -> Iterator[AudioChunk]:
+        """The pipeline makes a sentence at once: one chunk per sentence, with no
+        durations (the pipeline does not report them)."""
+        said = self.synthesize(voice, text, ids, prosody)
+        yield AudioChunk(said.audio, True, said.acoustic_s, said.vocoder_s)
