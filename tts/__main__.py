@@ -43,7 +43,8 @@ def say(args: argparse.Namespace, settings: Settings) -> float:
     engine = load_engine(settings)
     lexicon = load_lexicon(settings.lexicon_file) if settings.lexicon_file else None
     frontend = Frontend(*engine.symbol_tables(), lexicon=lexicon,
-                        max_syllables=settings.max_piece_syllables)
+                        max_syllables=settings.max_piece_syllables,
+                        yao_for_one=settings.yao_for_one)
     progress = tqdm(unit="sentence", disable=len(text) < 200)
     synthesizer = Synthesizer(frontend, engine, InferencePool(1, 0), timeout_s=3600,
                               on_sentence=lambda _: progress.update())

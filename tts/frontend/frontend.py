@@ -66,12 +66,13 @@ class Frontend:
         *,
         lexicon: dict[str, list[str]] | None = None,
         max_syllables: int = 20,
+        yao_for_one: str = "codes",
     ) -> None:
         if max_syllables < 1:
             raise ValueError(f"max_syllables must be >= 1, got {max_syllables}")
         self._table = SymbolTable(symbol_to_id, pinyin_dict)
         self._max = max_syllables
-        self._normalizer = TextNormalizer()
+        self._normalizer = TextNormalizer(yao_for_one)
         self._g2p = G2P(validate_lexicon(lexicon or {}))
 
     def normalize(self, text: str) -> str:
