@@ -1,4 +1,4 @@
-"""The Flask app factory: blueprints, the error envelope, request ids and request logs.
+"""The Flask app factory: the worker, the routes, and the one stack every request crosses.
 
 gunicorn loads `app:create_app()` in each worker after fork (see
 gunicorn.conf.py), so every worker builds its own engine and sessions.
@@ -6,25 +6,30 @@ gunicorn.conf.py), so every worker builds its own engine and sessions.
 
 from __future__ import annotations
 
-import logging
-import time
+from typing import TYPE_CHECKING
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from config import Settings
-from tts.web import admin, auth, errors, metrics
-from tts.web.hits import STARTED, CachedHits
-from tts.web.logs import REQUEST_ID_HEADER, request_id_from
-from tts.web.observe import record_request
-from tts.web.openai_compat import openai_compat
-from tts.web.ops import ops
-from tts.web.socketio import init_socketio
-from tts.web.speech import speech
-from tts.web.streaming import streaming
+from tts.web.context import exchange
+from tts.web.error_map import error_response, from_http_exception, shape_for, to_tts_error
+from tts.web.middleware import stack
+from tts.web.middleware.auth import guard_from
+from tts.web.middleware.hits import CachedHits
+from tts.web.middleware.lifecycle import Lifecycle
+from tts.web.middleware.mount import Mount
+from tts.web.observability import metrics
+from tts.web.routes import admin
+from tts.web.routes.openai_compat import openai_compat
+from tts.web.routes.ops import ops
+from tts.web.routes.socketio import SOCKETIO_PREFIX, init_socketio
+from tts.web.routes.speech import speech
+from tts.web.routes.streaming import streaming
 from tts.worker import Worker
 
-_LOGGER = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 
 def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask:
@@ -35,75 +40,36 @@ def create_app(settings: Settings | None = None, *, start: bool = True) -> Flask
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     worker = Worker(settings)
     app.extensions["tts"] = worker
-    register_hooks(app)
-    metrics.init_app(app)  # /metrics; requests are counted and timed by record_request
-    auth.init_app(app, settings)  # API keys and rate limits on /api/*, /v1/*
+    metrics.init_app(app)
+    for blueprint in (speech, streaming, openai_compat, ops):
+        app.register_blueprint(blueprint)
     admin.init_app(app, settings.admin_token)  # /admin/* only with a token
-    app.register_blueprint(speech)
-    app.register_blueprint(ops)
-    app.register_blueprint(streaming)
-    app.register_blueprint(openai_compat)
-    init_socketio(app)
-    app.wsgi_app = CachedHits(app, app.wsgi_app)  # type: ignore[method-assign]
+    app.register_error_handler(Exception, render_error)
+    flask_wsgi = app.wsgi_app
+    socketio_wsgi = init_socketio(app)
+
+    def hits(inner: WSGIApplication) -> WSGIApplication:
+        layer = app.extensions["hits"] = CachedHits(inner, worker, settings.max_body_bytes)
+        return layer
+
+    app.wsgi_app = stack(flask_wsgi, [  # type: ignore[assignment]
+        # outermost: request id, clock, auth, metrics and log line, errors that escape
+        lambda inner: Lifecycle(inner, app, guard_from(settings)),
+        lambda inner: Mount(inner, SOCKETIO_PREFIX, socketio_wsgi),
+        hits,  # tier-1 repeats of POST /api/tts, answered without Flask; all else goes on
+    ])
     if start:
         worker.start()
     return app
 
 
-# ---------------------------------------------------------------- hooks and errors
-
-
-def register_hooks(app: Flask) -> None:
-    @app.before_request
-    def start_request() -> None:
-        g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER, ""))
-        g.started = request.environ.get(STARTED) or time.perf_counter()  # see tts/web/hits
-        g.log = {}
-
-    @app.after_request
-    def finish_request(response: Response) -> Response:
-        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        request_id = g.get("request_id", "")
-        rule = request.url_rule
-        response.headers[REQUEST_ID_HEADER] = request_id
-        status = response.status_code
-        record_request(app, request_id=request_id, method=request.method,
-                       route=rule.rule if rule else None, path=request.path, status=status,
-                       elapsed_s=elapsed, fields=g.get("log", {}),
-                       whole_audio=(status == 200 and not response.is_streamed
-                                    and "X-Audio-Duration" in response.headers))
-        return response
-
-    @app.errorhandler(errors.ServiceError)
-    def service_error(exc: errors.ServiceError) -> Response:
-        response = error_response(exc.status, exc.code, exc.message, exc.retry_after)
-        if exc.challenge is not None:
-            response.headers["WWW-Authenticate"] = exc.challenge
-        return response
-
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
-        status = exc.code or 500
-        cls = errors.BY_STATUS.get(status, errors.ServiceError)
-        message = {
-            404: f"no route {request.path}",
-            405: f"method {request.method} is not allowed on {request.path}",
-            413: f"request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes",
-        }.get(status, exc.description or cls.code)
-        return error_response(status, cls.code, message)
-
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> Response:
-        _LOGGER.exception("unhandled error (request %s)", g.get("request_id"))
-        return error_response(500, "internal", "internal error; it has been logged")
-
-
-def error_response(status: int, code: str, message: str, retry_after: int | None = None) -> (
-        Response):
-    response = jsonify(
-        {"error": {"code": code, "message": message, "request_id": g.get("request_id", "")}}
-    )
-    response.status_code = status
-    if retry_after is not None:
-        response.headers["Retry-After"] = str(retry_after)
-    return response
+def render_error(exc: Exception) -> Response:
+    """Every error a route raises, in its surface's envelope, by the renderer the
+    lifecycle uses too (tts/web/error_map.py)."""
+    request_id = exchange().request_id
+    if isinstance(exc, HTTPException):
+        error = from_http_exception(exc, request.method, request.path,
+                                    current_app.config["MAX_CONTENT_LENGTH"])
+    else:
+        error = to_tts_error(exc, request_id)
+    return error_response(error, request_id, shape_for(request.path))

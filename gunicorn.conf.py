@@ -26,7 +26,7 @@ METRICS_DIR = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 from gunicorn.glogging import Logger  # noqa: E402
 
 from config import Settings  # noqa: E402
-from tts.web.logs import configure  # noqa: E402
+from tts.web.observability.logs import configure  # noqa: E402
 
 settings = Settings.from_env()
 configure(settings.log_level)
@@ -58,7 +58,7 @@ logger_class = ErrorLogOnly
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "tts.web.logs.JsonFormatter"}},
+    "formatters": {"json": {"()": "tts.web.observability.logs.JsonFormatter"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
     "loggers": {"gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False}},
     "root": {"handlers": ["stderr"], "level": settings.log_level},
@@ -104,7 +104,7 @@ def post_worker_init(worker: Any) -> None:
 
     signal.signal(signal.SIGTERM, drain)
     if settings.socketio_port:
-        from tts.web.socketio import serve_when_elected
+        from tts.web.routes.socketio import serve_when_elected
 
         gevent.spawn(serve_when_elected, worker.wsgi, settings.socketio_port, gevent.sleep)
 

@@ -21,12 +21,12 @@ from werkzeug.test import TestResponse
 
 from app import create_app
 from config import Settings
+from tts import errors
 from tts.engines.onnx_engine import OnnxEngine
 from tts.frontend import Frontend
 from tts.voices import Voice
 from tts.voices.build import default_voice_dir
 from tts.voices.manifest import is_valid
-from tts.web import errors
 
 pytest_plugins = ["tests.redis_fixture", "tests.gunicorn_server"]
 

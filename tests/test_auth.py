@@ -19,7 +19,7 @@ from openapi_spec_validator import validate
 from app import create_app
 from config import SETTINGS, Settings
 from tests.conftest import assert_error, make_settings, started_app
-from tts.web.auth import TokenBuckets, bearer_token, key_matches
+from tts.web.middleware.auth import TokenBuckets, bearer_token, key_matches
 
 KEYS = ("key-alpha-0123456789", "key-beta-0123456789", "key-gamma-0123456789")
 ADMIN_TOKEN = "admin-token-0123456789"

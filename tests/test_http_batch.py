@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import NATIVE_RATE, assert_error, wav_info
-from tts.web import errors
+from tts import errors
 
 
 def test_batch_keeps_order_and_isolates_bad_items(client: FlaskClient) -> None:

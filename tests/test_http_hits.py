@@ -21,7 +21,7 @@ from prometheus_client import REGISTRY
 
 from tests.conftest import assert_error, make_settings, post_raw, started_app
 from tests.gunicorn_server import distinct_text
-from tts.web.hits import BODY_LIMIT
+from tts.web.middleware.hits import BODY_LIMIT
 from tts.worker import Worker
 
 VIEW = "speech.tts_post"
@@ -115,11 +115,11 @@ def test_hit_keeps_the_request_id_and_is_logged_counted_and_timed(
 def test_bad_bodies_get_flasks_error_every_time(
         app: Flask, client: FlaskClient, flask_answers: list[int], body: bytes, status: int,
         named: tuple[str, ...]) -> None:
-    remembered = len(app.wsgi_app.parsed)  # type: ignore[attr-defined]
+    remembered = len(app.extensions["hits"].parsed)
     for attempt in (1, 2):
         assert_error(post_raw(client, body), status, *named)
         assert len(flask_answers) == attempt
-    assert len(app.wsgi_app.parsed) == remembered  # type: ignore[attr-defined]
+    assert len(app.extensions["hits"].parsed) == remembered
 
 
 @pytest.mark.parametrize(("text", "status", "named"), [
@@ -147,7 +147,7 @@ def test_front_end_refusals_are_left_to_flask_without_planning_twice(
     finally:
         del synthesizer.plan  # back to the class's method
     assert len(plans) == 2  # once per request, both from Flask's route
-    assert not [r for r in caplog.records if r.name == "tts.web.hits"]
+    assert not [r for r in caplog.records if r.name == "tts.web.middleware.hits"]
 
 
 @pytest.mark.parametrize("content_type", ["application/json\xa0", "\x85application/json",
@@ -180,8 +180,8 @@ def test_content_lengths_werkzeug_rejects_get_flasks_answer_on_a_hit(
 def test_flask_times_a_request_from_when_the_shortcut_saw_it(
         app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
-    hits = app.wsgi_app
-    parse = hits._parse  # type: ignore[attr-defined]
+    hits = app.extensions["hits"]
+    parse = hits._parse
 
     def slow_parse(body: bytes) -> Any:
         time.sleep(0.2)
@@ -241,7 +241,7 @@ def test_fault_injected_in_the_shortcut_costs_only_the_shortcut(
         raise RuntimeError("injected")
 
     monkeypatch.setattr(service, "remembered", broken)
-    with caplog.at_level(logging.ERROR, logger="tts.web.hits"):
+    with caplog.at_level(logging.ERROR, logger="tts.web.middleware.hits"):
         again = client.post("/api/tts", json=body)
     assert again.status_code == 200 and again.headers["X-Cache"] == "hit-memory"
     assert again.data == first.data and len(flask_answers) == 2

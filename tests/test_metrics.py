@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.gunicorn_server import GunicornServer
 from tests.redis_fixture import RedisServer
-from tts.web.metrics import observe_first_audio
+from tts.web.observability.metrics import observe_first_audio
 
 FAMILIES = {
     "tts_http_requests": "counter",

@@ -128,7 +128,20 @@ def test_errors_use_openai_shape(client: openai.OpenAI, base_url: str) -> None:
     assert "speed" in str(bad_speed.value)
     raw = requests.post(base_url + "/v1/audio/speech", data="x", timeout=10)
     assert raw.status_code == 415 and set(raw.json()["error"]) == {
-        "message", "type", "param", "code"}
+        "message", "type", "param", "code", "request_id"}
+    assert raw.json()["error"]["request_id"] == raw.headers["X-Request-ID"]
+
+
+def test_input_over_max_text_chars_gets_the_413_of_api_tts(base_url: str) -> None:
+    """MAX_TEXT_CHARS (default 2000) binds /v1/audio/speech too, below OpenAI's 4096."""
+    text = "好" * 2001
+    native = requests.post(base_url + "/api/tts", json={"text": text}, timeout=10)
+    openai_like = requests.post(base_url + "/v1/audio/speech", timeout=10, json={
+        "model": "tts-1", "voice": "alloy", "input": text})
+    assert native.status_code == openai_like.status_code == 413
+    error = openai_like.json()["error"]
+    assert error["code"] == native.json()["error"]["code"] == "too_large"
+    assert error["param"] == "input" and "the limit is 2000" in error["message"]
 
 
 def test_models_list(client: openai.OpenAI) -> None:

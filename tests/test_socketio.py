@@ -113,6 +113,7 @@ def test_bad_input_gets_an_error_event(server: GunicornServer) -> None:
     listener = synthesize(url, {"text": "你好", "speed": 7})
     assert listener.error is not None and not listener.chunks
     assert listener.error["error"]["code"] == "bad_request"
+    assert len(listener.error["error"]["request_id"]) == 32  # one of its own per event
     assert "speed" in listener.error["error"]["message"]
     listener = synthesize(url, "not an object")  # type: ignore[arg-type]
     assert listener.error is not None and listener.error["error"]["status"] == 400

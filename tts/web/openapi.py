@@ -7,9 +7,10 @@ from typing import Any
 from config import Settings
 from tts.audio import FORMATS, SAMPLE_RATES
 from tts.emotions import EMOTIONS
-from tts.web.openai_compat import FORMATS as OPENAI_FORMATS
-from tts.web.openai_compat import MAX_INPUT_CHARS, SPEED_LIMITS
-from tts.web.openai_compat import MODELS as OPENAI_MODELS
+from tts.web import headers
+from tts.web.openai_requests import FORMATS as OPENAI_FORMATS
+from tts.web.openai_requests import MODELS as OPENAI_MODELS
+from tts.web.openai_requests import SPEED_LIMITS, input_limit
 from tts.web.openapi_ops import with_operations
 from tts.web.requests import SPEED_RANGE
 
@@ -26,7 +27,7 @@ def _error(description: str, retry_after: bool = False) -> dict[str, Any]:
         "content": {"application/json": {"schema": _ref("Error")}},
     }
     if retry_after:
-        response["headers"] = {"Retry-After": {"schema": {"type": "integer"},
+        response["headers"] = {headers.RETRY_AFTER: {"schema": {"type": "integer"},
                                                "description": "seconds to wait"}}
     return response
 
@@ -48,12 +49,12 @@ def _audio_response() -> dict[str, Any]:
     return {
         "description": "audio in the requested format",
         "headers": {
-            "X-Request-ID": {**header, "description": "the caller's id, or a new one"},
-            "X-Cache": {"schema": {"type": "string",
+            headers.REQUEST_ID: {**header, "description": "the caller's id, or a new one"},
+            headers.CACHE: {"schema": {"type": "string",
                                    "enum": ["hit-memory", "hit-redis", "miss"]}},
-            "X-Audio-Duration": {**header, "description": "seconds of audio"},
-            "X-Engine": header,
-            "X-Device": {"schema": {"type": "string", "enum": ["cpu", "cuda"]}},
+            headers.AUDIO_DURATION: {**header, "description": "seconds of audio"},
+            headers.ENGINE: header,
+            headers.DEVICE: {"schema": {"type": "string", "enum": ["cpu", "cuda"]}},
         },
         "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in AUDIO_TYPES},
     }
@@ -134,7 +135,8 @@ def _schemas(settings: Settings) -> dict[str, Any]:
             "additionalProperties": False,
             "properties": {
                 "model": {"type": "string", "enum": [*OPENAI_MODELS, settings.engine]},
-                "input": {"type": "string", "minLength": 1, "maxLength": MAX_INPUT_CHARS},
+                "input": {"type": "string", "minLength": 1,
+                          "maxLength": input_limit(settings.max_text_chars)},
                 "voice": {"type": "string", "description": "an OpenAI voice name (mapped to "
                           "the default voice) or a name from GET /api/voices"},
                 "response_format": {"type": "string", "enum": list(OPENAI_FORMATS),
@@ -149,10 +151,11 @@ def _schemas(settings: Settings) -> dict[str, Any]:
             },
         },
         "OpenAIError": {"type": "object", "required": ["error"], "properties": {"error": {
-            "type": "object", "required": ["message", "type"], "properties": {
+            "type": "object", "required": ["message", "type", "request_id"], "properties": {
                 "message": {"type": "string"}, "type": {"type": "string"},
                 "param": {"type": "string", "nullable": True},
-                "code": {"type": "string", "nullable": True}}}}},
+                "code": {"type": "string", "nullable": True},
+                "request_id": {"type": "string"}}}}},
     }
 
 

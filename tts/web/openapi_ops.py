@@ -10,29 +10,36 @@ from typing import Any
 
 from config import Settings
 from tts.engines.degrade import MODES
-from tts.web.auth import PROTECTED_PREFIXES
+from tts.web import headers
+from tts.web.error_map import Shape, shape_for
+from tts.web.middleware.auth import PROTECTED_PREFIXES
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
+# Each error shape's schema (tts/web/error_map.py renders them).
+_SCHEMAS = {Shape.NATIVE: {"$ref": "#/components/schemas/Error"},
+            Shape.OPENAI: {"$ref": "#/components/schemas/OpenAIError"}}
 
 
-def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+def _error(description: str, extra: dict[str, Any] | None = None,
+           shape: Shape = Shape.NATIVE) -> dict[str, Any]:
     response: dict[str, Any] = {"description": description,
-                                "content": {"application/json": {"schema": _ERROR}}}
-    if headers:
-        response["headers"] = headers
+                                "content": {"application/json": {"schema": _SCHEMAS[shape]}}}
+    if extra:
+        response["headers"] = extra
     return response
 
 
-def _auth_errors(what: str) -> dict[str, Any]:
-    challenge = {"WWW-Authenticate": {"schema": {"type": "string"},
-                                      "description": "Bearer challenge"}}
-    return {"401": _error(f"Authorization: Bearer <{what}> is missing or malformed", challenge),
-            "403": _error(f"the {what} is not accepted", challenge)}
+def _auth_errors(what: str, shape: Shape = Shape.NATIVE) -> dict[str, Any]:
+    challenge = {headers.WWW_AUTHENTICATE: {"schema": {"type": "string"},
+                                            "description": "Bearer challenge"}}
+    return {"401": _error(f"Authorization: Bearer <{what}> is missing or malformed", challenge,
+                          shape),
+            "403": _error(f"the {what} is not accepted", challenge, shape)}
 
 
-def _rate_limited() -> dict[str, Any]:
+def _rate_limited(shape: Shape) -> dict[str, Any]:
     return _error("over RATE_LIMIT_PER_S for this key (or client); retry after Retry-After",
-                  {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}})
+                  {headers.RETRY_AFTER: {"schema": {"type": "integer"},
+                                         "description": "seconds"}}, shape)
 
 
 def _degrade_state() -> dict[str, Any]:
@@ -59,10 +66,12 @@ def with_operations(document: dict[str, Any], settings: Settings) -> dict[str, A
     for path, item in paths.items():
         if not path.startswith(PROTECTED_PREFIXES):
             continue
+        shape = shape_for(path)
         for operation in item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            operation["responses"].update({**_auth_errors("API key"), "429": _rate_limited()})
+            operation["responses"].update({**_auth_errors("API key", shape),
+                                           "429": _rate_limited(shape)})
             operation["security"] = [{}, {"apiKey": []}]  # open unless API_KEYS is set
     paths["/metrics"] = {"get": {
         "summary": "Prometheus metrics (text format), all workers aggregated",

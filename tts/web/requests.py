@@ -14,8 +14,8 @@ from typing import Any
 from tts.audio import FORMATS, SAMPLE_RATES
 from tts.emotions import EMOTIONS
 from tts.engines.base import VoiceInfo
+from tts.errors import BadRequest, NotFound, PayloadTooLarge
 from tts.service import SpeechRequest
-from tts.web.errors import BadRequest, NotFound, PayloadTooLarge
 
 SPEED_RANGE = (0.5, 2.0)
 SPEECH_FIELDS = ("text", "voice", "emotion", "speed", "format", "sample_rate")

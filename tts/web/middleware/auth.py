@@ -1,14 +1,20 @@
-"""Bearer keys and per-key rate limits on the synthesis routes.
+"""Who may call what: bearer keys and per-key rate limits, and the admin token.
 
 With `API_KEYS` set, every path under `PROTECTED_PREFIXES` needs
 `Authorization: Bearer <key>`: 401 when the header is missing or malformed,
 403 when the key is not one of them. Probes (`/healthz`, `/readyz`), `/metrics`
 and `/openapi.json` stay open. Keys are compared in constant time against every
-key, and neither keys nor the header are ever logged.
+key, and neither keys nor the header are ever logged. Socket.IO clients send their
+key with the handshake (tts/web/routes/socketio.py), where this check cannot see it.
 
 With `RATE_LIMIT_PER_S` > 0, each key (each client address when no keys are
 configured) gets a token bucket in each worker; an empty bucket answers 429
 with Retry-After. Overload of the worker itself is a separate 503 (tts.pool).
+
+With `ADMIN_TOKEN` set, `/admin/*` needs `Authorization: Bearer $ADMIN_TOKEN`.
+
+The lifecycle (tts/web/middleware/lifecycle.py) runs `Guard.check` once per request,
+before any handler, so every answer (a tier-1 hit included) passed it exactly once.
 """
 
 from __future__ import annotations
@@ -21,16 +27,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
-from flask import Flask, request
-
 from config import Settings
-from tts.web import errors
+from tts.errors import Forbidden, RateLimited, Unauthorized
 
-PROTECTED_PREFIXES = ("/api/", "/v1/", "/socket.io")
+PROTECTED_PREFIXES = ("/api/", "/v1/")
+ADMIN_PREFIX = "/admin/"
 MAX_BUCKETS = 10000  # per worker; the least recently used bucket goes first
-# WSGI environ flag set by tts/web/hits.py once a request passed the check; a caller
-# cannot set it (headers arrive as HTTP_*), and it spares a miss a second token.
-GUARD_PASSED = "tts.guard_passed"
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -57,10 +59,10 @@ def check_bearer(header: str | None, keys: Sequence[str], realm: str) -> str:
     """The accepted token, or Unauthorized/Forbidden carrying the WWW-Authenticate value."""
     token = bearer_token(header)
     if token is None:
-        raise errors.Unauthorized("send Authorization: Bearer <key>",
+        raise Unauthorized("send Authorization: Bearer <key>",
                                   challenge=f'Bearer realm="{realm}"')
     if not key_matches(token, keys):
-        raise errors.Forbidden("this key is not accepted",
+        raise Forbidden("this key is not accepted",
                                challenge=f'Bearer realm="{realm}", error="invalid_token"')
     return token
 
@@ -94,25 +96,25 @@ class TokenBuckets:
             return wait
 
 
-def protected(path: str) -> bool:
-    return path.startswith(PROTECTED_PREFIXES)
-
-
 class Guard:
-    """The check in front of synthesis routes; raises the 401/403/429 to answer with.
+    """The check in front of every route; raises the 401/403/429 to answer with.
 
-    A plain function of the path, client address and Authorization header, so that
-    tier-1 hits answered before Flask (tts/web/hits.py) pass the same check.
+    A plain function of the path, client address and Authorization header, so it
+    runs before Flask, in the lifecycle, for every kind of answer alike.
     """
 
-    def __init__(self, keys: Sequence[str], buckets: TokenBuckets | None,
-                 rate_per_s: float) -> None:
+    def __init__(self, keys: Sequence[str], buckets: TokenBuckets | None, rate_per_s: float,
+                 admin_token: str) -> None:
         self.keys = keys
         self.buckets = buckets
         self.rate_per_s = rate_per_s
+        self.admin_token = admin_token
 
     def check(self, path: str, remote_addr: str | None, authorization: str | None) -> None:
-        if not protected(path):
+        if self.admin_token and path.startswith(ADMIN_PREFIX):
+            check_bearer(authorization, [self.admin_token], "tts-admin")
+            return
+        if not path.startswith(PROTECTED_PREFIXES):
             return
         client = remote_addr or "unknown"
         if self.keys:
@@ -122,29 +124,18 @@ class Guard:
         if self.buckets is not None:
             wait = self.buckets.take(client)
             if wait > 0:
-                raise errors.RateLimited(
+                raise RateLimited(
                     f"more than {self.rate_per_s:g} requests per second for this "
                     f"{'key' if self.keys else 'client'}; retry shortly",
                     retry_after=max(1, math.ceil(wait)))
 
 
-def guard_of(app: Flask) -> Guard | None:
-    """The app's guard; None when there is nothing to check."""
-    guard: Guard | None = app.extensions.get("auth")
-    return guard
-
-
-def init_app(app: Flask, settings: Settings) -> None:
-    """Check keys and rate limits before synthesis routes (no hook when neither is set)."""
+def guard_from(settings: Settings) -> Guard | None:
+    """The guard the settings ask for; None when there is nothing to check, so a
+    request pays nothing for auth."""
     keys = settings.api_key_list
     buckets = (TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst)
                if settings.rate_limit_per_s > 0 else None)
-    if not keys and buckets is None:
-        return  # nothing to check: no per-request cost at all
-    guard = app.extensions["auth"] = Guard(keys, buckets, settings.rate_limit_per_s)
-
-    @app.before_request
-    def guard_synthesis() -> None:
-        if request.environ.get(GUARD_PASSED):
-            return
-        guard.check(request.path, request.remote_addr, request.headers.get("Authorization"))
+    if not keys and buckets is None and not settings.admin_token:
+        return None
+    return Guard(keys, buckets, settings.rate_limit_per_s, settings.admin_token)

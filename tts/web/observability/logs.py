@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from typing import Any
 
 REQUEST_LOGGER = logging.getLogger("tts.request")
-REQUEST_ID_HEADER = "X-Request-ID"
 
 
 class JsonFormatter(logging.Formatter):
@@ -47,9 +45,3 @@ def configure(level: str = "INFO") -> None:
 def log_request(**fields: Any) -> None:
     REQUEST_LOGGER.info("request", extra={"fields": fields})
 
-
-def request_id_from(incoming: str) -> str:
-    """The caller's X-Request-ID when it is printable (at most 128 characters kept),
-    otherwise a new random one of 32 hex digits."""
-    usable = incoming[:128] if incoming.isprintable() else ""
-    return usable or os.urandom(16).hex()

@@ -1,4 +1,4 @@
-"""Prometheus metrics: `GET /metrics`, each request counted and timed, the worker's state.
+"""Prometheus metrics: each request counted and timed, the worker's state, the exposition.
 
 Under gunicorn every worker is its own process, so `prometheus_client` runs in
 multiprocess mode: `gunicorn.conf.py` sets `PROMETHEUS_MULTIPROC_DIR` before
@@ -6,7 +6,8 @@ anything imports `prometheus_client`, each worker writes its values there, and
 whichever worker answers `/metrics` aggregates all of them (gauges of live
 workers: summed for queue depth and in-flight, the maximum for device, degraded
 and warm-up). Without that variable (the Flask test client, the CLI) the
-default registry of this one process is served.
+default registry of this one process is served. The route serving them is in
+tts/web/routes/ops.py.
 
 Values that live in the worker (queue depth, in-flight, cache tier counters,
 device, degrade switches) are sampled at the end of every request and at every
@@ -25,9 +26,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app
+from flask import Flask
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     Counter,
@@ -39,6 +39,7 @@ from prometheus_client import (
 from prometheus_client.metrics import MetricWrapperBase
 
 from tts.engines.base import SentenceAudio
+from tts.engines.degrade import DegradingEngine
 from tts.worker import Worker
 
 _LOGGER = logging.getLogger(__name__)
@@ -89,9 +90,6 @@ SWITCH_LABELS = (("cpu", "forced"), ("cpu", "queue-wait"), ("cpu", "gpu-utilizat
                  ("cpu", "gpu-memory"), ("cpu", "failures"), ("accelerator", "forced"),
                  ("accelerator", "auto"), ("accelerator", "recovered"))
 
-metrics = Blueprint("metrics", __name__)
-
-
 @dataclass
 class _Seen:
     """What this app last reported from monotonic counters that live elsewhere."""
@@ -99,7 +97,6 @@ class _Seen:
     cache: dict[str, dict[str, int]] = field(default_factory=dict)
     switches: dict[tuple[str, str], int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    hooked: bool = False
 
 
 # The value each gauge (or labelled gauge series) last got in this process. One table
@@ -158,21 +155,18 @@ def sample(app: Flask) -> None:
         engine = worker.engine
         if engine is None:
             return
-        if not seen.hooked and worker.service is not None:
-            rate = engine.sample_rate
-            worker.service.synthesizer.on_sentence = lambda r: observe_sentence(r, rate)
-            seen.hooked = True
         for device in DEVICES:
             set_gauge(series(DEVICE, device), 1 if engine.device == device else 0)
-        set_gauge(DEGRADED, 1 if getattr(engine, "degraded", False) else 0)
-        switch_counts = getattr(engine, "switch_counts", None)
-        if switch_counts is not None:
-            counts: dict[tuple[str, str], int] = switch_counts()
-            for (to, reason), count in counts.items():
-                delta = count - seen.switches.get((to, reason), 0)
-                if delta > 0:
-                    series(SWITCHES, to, reason).inc(delta)
-            seen.switches = counts
+        if not isinstance(engine, DegradingEngine):  # one path: never degraded
+            set_gauge(DEGRADED, 0)
+            return
+        set_gauge(DEGRADED, 1 if engine.degraded else 0)
+        counts = engine.switch_counts()
+        for (to, reason), count in counts.items():
+            delta = count - seen.switches.get((to, reason), 0)
+            if delta > 0:
+                series(SWITCHES, to, reason).inc(delta)
+        seen.switches = counts
 
 
 def exposition() -> bytes:
@@ -184,16 +178,16 @@ def exposition() -> bytes:
     return generate_latest(REGISTRY)
 
 
-@metrics.get("/metrics")
-def scrape() -> Response:
-    sample(current_app._get_current_object())  # type: ignore[attr-defined]
-    return Response(exposition(), content_type=CONTENT_TYPE_LATEST)
+def scrape(app: Flask) -> bytes:
+    """What `GET /metrics` answers: fresh values of this worker, then the exposition."""
+    sample(app)
+    return exposition()
 
 
 def observe_request(app: Flask, route: str, method: str, status: int, elapsed_s: float, *,
                     whole_audio: bool) -> None:
-    """Count and time one answered request, then sample the worker (tts/web/observe.py
-    calls this for every request, next to writing its log line). `whole_audio`: the
+    """Count and time one answered request, then sample the worker (the lifecycle calls
+    this for every request, next to writing its log line). `whole_audio`: the
     response carries finished audio, so its time is also a time to first audio.
     Metrics never fail a request: an error here is logged, and the response goes out."""
     try:
@@ -207,7 +201,8 @@ def observe_request(app: Flask, route: str, method: str, status: int, elapsed_s:
 
 
 def init_app(app: Flask) -> None:
-    """Register /metrics and the series that must exist from the start."""
+    """Create the series that must exist from the start; hook per-sentence engine
+    metrics into the synthesizer once the worker is ready."""
     app.extensions["metrics"] = _Seen()
     for tier in CACHE_TIERS:
         for result in ("hit", "miss", "error"):
@@ -216,9 +211,16 @@ def init_app(app: Flask) -> None:
         SWITCHES.labels(to=to, reason=reason)
     for mode in ("whole", "stream"):
         FIRST_AUDIO.labels(mode=mode)
-    app.register_blueprint(metrics)
-    # A worker reports itself ready at once, not only when a request reaches it.
-    app.extensions["tts"].when_ready(lambda: _safe_sample(app))
+    worker: Worker = app.extensions["tts"]
+
+    def on_ready() -> None:
+        if worker.service is not None and worker.engine is not None:
+            rate = worker.engine.sample_rate
+            worker.service.synthesizer.on_sentence = lambda r: observe_sentence(r, rate)
+        # A worker reports itself ready at once, not only when a request reaches it.
+        _safe_sample(app)
+
+    worker.when_ready(on_ready)
 
 
 def _safe_sample(app: Flask) -> None:

@@ -1,8 +1,9 @@
 """Admin routes: `GET/POST /admin/degrade`, read or force where synthesis runs.
 
 Registered only when `ADMIN_TOKEN` is set (otherwise the paths are 404) and
-guarded by `Authorization: Bearer $ADMIN_TOKEN`. A change applies to the worker
-process that answers (the response names its pid); see README "Degrade to CPU".
+guarded by `Authorization: Bearer $ADMIN_TOKEN` (checked by the lifecycle's Guard,
+tts/web/middleware/auth.py). A change applies to the worker process that answers
+(the response names its pid); see docs/operations.md "Degrade to CPU".
 """
 
 from __future__ import annotations
@@ -10,27 +11,20 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify
 
 from tts.engines.degrade import MODES, DegradingEngine
-from tts.web import errors
-from tts.web.auth import check_bearer
-from tts.web.context import RETRY_AFTER_S, json_object, worker_of
+from tts.errors import BadRequest, Unavailable
+from tts.web.context import json_object, worker_of
 from tts.web.requests import reject_unknown
 
 admin = Blueprint("admin", __name__)
 
 
-@admin.before_request
-def require_admin() -> None:
-    check_bearer(request.headers.get("Authorization"), [current_app.config["ADMIN_TOKEN"]],
-                 "tts-admin")
-
-
 def degrade_state() -> dict[str, Any]:
     engine = worker_of().engine
     if engine is None:
-        raise errors.Unavailable("the engine is still warming up", retry_after=RETRY_AFTER_S)
+        raise Unavailable("the engine is still warming up")
     if isinstance(engine, DegradingEngine):
         state = engine.state()
     else:  # one path only: nothing to degrade from
@@ -51,19 +45,17 @@ def degrade_post() -> Response:
     reject_unknown(body, ("mode",))
     mode = body.get("mode")
     if not isinstance(mode, str) or mode not in MODES:
-        raise errors.BadRequest(f"mode is required: one of {', '.join(MODES)}")
+        raise BadRequest(f"mode is required: one of {', '.join(MODES)}")
     engine = worker_of().engine
     if isinstance(engine, DegradingEngine):
         engine.set_mode(mode)
     elif engine is not None and mode == "gpu":
-        raise errors.BadRequest(f"mode gpu is not available: this worker has no accelerator "
+        raise BadRequest(f"mode gpu is not available: this worker has no accelerator "
                                 f"(it runs on {engine.device} only)")
     return jsonify(degrade_state())
 
 
 def init_app(app: Flask, admin_token: str) -> None:
     """Register the admin routes only when a token is configured."""
-    if not admin_token:
-        return
-    app.config["ADMIN_TOKEN"] = admin_token
-    app.register_blueprint(admin)
+    if admin_token:
+        app.register_blueprint(admin)

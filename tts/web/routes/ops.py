@@ -1,10 +1,13 @@
-"""Operations routes: liveness, readiness and the OpenAPI document."""
+"""Operations routes: liveness, readiness, metrics and the OpenAPI document."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from tts.engines.degrade import DegradingEngine
 from tts.web.context import worker_of
+from tts.web.observability.metrics import scrape
 from tts.web.openapi import openapi_document
 
 ops = Blueprint("ops", __name__)
@@ -25,7 +28,7 @@ def readyz() -> Response:
         "draining": worker.draining,
         "engine": engine.name if engine else worker.settings.engine,
         "device": engine.device if engine else None,
-        "degraded": bool(getattr(engine, "degraded", False)),  # tts.engines.degrade
+        "degraded": isinstance(engine, DegradingEngine) and engine.degraded,
         "warm_up_s": worker.warm_up_s,
         "error": worker.error,
         "cache": worker.cache.state(),
@@ -35,6 +38,13 @@ def readyz() -> Response:
     response = jsonify(body)
     response.status_code = 200 if worker.ready else 503
     return response
+
+
+@ops.get("/metrics")
+def metrics() -> Response:
+    """Prometheus text format: every worker's values under gunicorn."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return Response(scrape(app), content_type=CONTENT_TYPE_LATEST)
 
 
 @ops.get("/openapi.json")

@@ -23,18 +23,22 @@ import time
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, request
 from flask_socketio import SocketIO, emit
 
+from tts.errors import BadRequest, TTSError
 from tts.pool import gevent_active
-from tts.web import errors
-from tts.web.auth import check_bearer
-from tts.web.context import limits_of, ready_worker, synthesis_errors, worker_of
+from tts.web.context import limits_of, ready_worker, worker_of
+from tts.web.error_map import SERVICE_FAILURES, Shape, envelope, to_tts_error
+from tts.web.exchange import request_id_from
+from tts.web.middleware.auth import check_bearer
 from tts.web.requests import parse_speech
-from tts.web.speech import voices_of
-from tts.web.streaming import open_stream
+from tts.web.responses import open_stream, voices_of
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -44,33 +48,19 @@ ELECTION_RETRY_S = 1.0
 SOCKETIO_PREFIX = "/socket.io/"
 
 
-def init_socketio(app: Flask) -> SocketIO:
-    """One Socket.IO server per app, answering on /socket.io/.
+def init_socketio(app: Flask) -> WSGIApplication:
+    """One Socket.IO server per app; returns the WSGI app that answers its path.
 
-    Only that path goes through Socket.IO's WSGI middleware: under gunicorn it
-    builds a class for every request it sees, which cost a cached hit of the
-    other routes about a tenth of its time.
+    flask_socketio installs itself by wrapping `app.wsgi_app`; that wrapper is what
+    answers SOCKETIO_PREFIX, and `create_app` mounts it there in its declared stack
+    (it replaces `app.wsgi_app` afterwards), so no other path pays for it.
     """
-    flask_only = app.wsgi_app
     socketio = SocketIO(app, async_mode="gevent" if gevent_active() else "threading",
                         cors_allowed_origins="*",
                         max_http_buffer_size=app.config["MAX_CONTENT_LENGTH"])
     socketio.on_event("connect", on_connect)
     socketio.on_event("synthesize", on_synthesize)
-    with_socketio = app.wsgi_app
-
-    def dispatch(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        path = environ.get("PATH_INFO") or ""
-        return (with_socketio if path.startswith(SOCKETIO_PREFIX) else flask_only)(
-            environ, start_response)
-
-    app.wsgi_app = dispatch  # type: ignore[method-assign]
-    return socketio
-
-
-def envelope(exc: errors.ServiceError) -> dict[str, Any]:
-    return {"error": {"code": exc.code, "message": exc.message, "status": exc.status,
-                      "request_id": ""}}
+    return app.wsgi_app
 
 
 def on_connect(auth: Any = None) -> bool:
@@ -83,22 +73,23 @@ def on_connect(auth: Any = None) -> bool:
         header = f"Bearer {auth['token']}"
     try:
         check_bearer(header, keys, "tts")
-    except errors.ServiceError:
+    except TTSError:
         return False
     return True
 
 
 def on_synthesize(data: Any) -> None:
+    started = time.perf_counter()
+    request_id = request_id_from("")  # an event is a request of its own, not its transport's
     try:
         worker = ready_worker()
         if not isinstance(data, dict):
-            raise errors.BadRequest("synthesize takes an object: {text, voice?, emotion?, "
-                                    "speed?, format?}")
+            raise BadRequest("synthesize takes an object: {text, voice?, emotion?, speed?, "
+                             "format?}")
         speech_request = parse_speech(data, voices_of(worker), limits_of(worker))
-        with synthesis_errors():
-            stream, chunks = open_stream(worker, speech_request)
-    except errors.ServiceError as exc:
-        emit("error", envelope(exc))
+        stream, chunks = open_stream(worker, speech_request, started)
+    except SERVICE_FAILURES as exc:
+        emit("error", envelope(to_tts_error(exc, request_id), request_id, Shape.SOCKETIO))
         return
     server: SocketIO = current_app.extensions["socketio"]
     seq = 0

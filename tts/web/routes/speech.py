@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
-from tts.service import Speech, SpeechRequest
-from tts.web import errors
-from tts.web.context import json_object, limits_of, ready_worker, synthesis_errors
+from tts.service import SpeechRequest
+from tts.web.context import exchange, json_object, limits_of, ready_worker
+from tts.web.error_map import SERVICE_FAILURES, Shape, envelope, to_tts_error
 from tts.web.requests import (
     parse_batch_envelope,
     parse_batch_item,
@@ -17,44 +17,9 @@ from tts.web.requests import (
     parse_text,
     reject_unknown,
 )
-from tts.worker import Worker
+from tts.web.responses import audio_response, speak, voices_of
 
 speech = Blueprint("speech", __name__)
-
-
-def speak(worker: Worker, speech_request: SpeechRequest) -> Speech:
-    """Synthesize (or fetch from cache) and note what happened for the request log."""
-    assert worker.service is not None
-    with synthesis_errors():
-        result = worker.service.speak(speech_request)
-    g.log.update(speech_log(speech_request, result))
-    return result
-
-
-def speech_log(speech_request: SpeechRequest, result: Speech) -> dict[str, Any]:
-    """The request log's fields for one answered /api/tts (sizes, never the text)."""
-    return {"text_chars": len(speech_request.text), "audio_s": round(result.duration_s, 3),
-            "cache": result.cache, "sentences": result.sentences}
-
-
-def engine_headers(worker: Worker) -> dict[str, str]:
-    assert worker.engine is not None
-    return {"X-Engine": worker.engine.name, "X-Device": worker.engine.device}
-
-
-def audio_headers(worker: Worker, result: Speech) -> dict[str, str]:
-    """Every header of a whole-audio answer but its length and request id."""
-    return {"Content-Type": result.content_type, "X-Cache": result.cache,
-            "X-Audio-Duration": f"{result.duration_s:.3f}", **engine_headers(worker)}
-
-
-def audio_response(worker: Worker, result: Speech) -> Response:
-    return Response(result.data, headers=audio_headers(worker, result))
-
-
-def voices_of(worker: Worker) -> list[Any]:
-    assert worker.engine is not None
-    return worker.engine.voices()
 
 
 @speech.post("/api/tts")
@@ -77,6 +42,7 @@ def tts_batch() -> Response:
     voices = voices_of(worker)
     items, fmt, rate = parse_batch_envelope(json_object(), limits_of(worker),
                                             voices[0].sample_rate)
+    request_id = exchange().request_id
     done: dict[SpeechRequest, dict[str, Any]] = {}  # duplicates are synthesized once
     results = []
     for index, item in enumerate(items):
@@ -91,10 +57,10 @@ def tts_batch() -> Response:
                     "cache": result.cache,
                 }
             results.append({"index": index, **done[speech_request]})
-        except errors.ServiceError as exc:
-            results.append({"index": index, "ok": False, "error": {
-                "code": exc.code, "status": exc.status, "message": exc.message}})
-    g.log.update(items=len(items), failed=sum(not r["ok"] for r in results))
+        except SERVICE_FAILURES as exc:
+            error = envelope(to_tts_error(exc, request_id), request_id, Shape.BATCH_ITEM)
+            results.append({"index": index, "ok": False, "error": error})
+    exchange().log.update(items=len(items), failed=sum(not r["ok"] for r in results))
     return jsonify({"results": results, "format": fmt})
 
 
@@ -116,8 +82,7 @@ def frontend() -> Response:
     reject_unknown(body, ("text",))
     text = parse_text(body.get("text"), limits_of(worker))
     synthesizer = worker.service.synthesizer
-    with synthesis_errors():  # the very pieces synthesis will say, from the same planner
-        sentences = synthesizer.plan(text)
+    sentences = synthesizer.plan(text)  # the very pieces synthesis will say, same planner
     return jsonify({
         "normalized": synthesizer.frontend.normalize(text),
         "sentences": [{"text": s.text, "pinyin": s.pinyin, "phones": s.phones,

@@ -1,0 +1,1 @@
+"""What requests and the worker leave behind: one JSON log line, Prometheus metrics."""
