@@ -44,9 +44,10 @@ COPY requirements.txt requirements-sambert.txt ./
 # requirements.txt pins wheels that need Python >= 3.11 (numpy 2.4, av 18) and the CPU
 # onnxruntime; on 3.10 those three come from here and from requirements-sambert.txt
 # (which carries the ModelScope wheel index as --find-links for kantts and ttsfrd).
+# nvidia-ml-py (imported as pynvml) lets DEGRADE_GPU_UTIL read GPU utilization.
 RUN grep -v -E '^(numpy|onnxruntime|av)==' requirements.txt > /tmp/requirements-py310.txt \
  && pip install -r /tmp/requirements-py310.txt -r requirements-sambert.txt \
-        onnxruntime-gpu==1.23.2 av==17.1.0 \
+        onnxruntime-gpu==1.23.2 av==17.1.0 nvidia-ml-py==13.615.71 \
  && rm /tmp/requirements-py310.txt
 # Sambert-HiFiGAN weights, fetched now so the pod never reaches the hub; a fixed path
 # whatever directory layout the ModelScope version uses.

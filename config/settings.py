@@ -122,8 +122,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DEGRADE_QUEUE_WAIT_S", float, 2.0, "In degrade mode auto, a synthesis job that "
             "waited longer than this for the accelerator moves work to the CPU.",
             minimum=0.001, maximum=600),
-    Setting("DEGRADE_GPU_UTIL", float, 90.0, "In degrade mode auto, GPU utilization (percent, "
-            "when NVML is readable) above which work moves to the CPU.", minimum=1, maximum=100),
+    Setting("DEGRADE_GPU_UTIL", float, 90.0, "In degrade mode auto, GPU utilization (percent) "
+            "above which work moves to the CPU. Read through NVML only when `pynvml` (package "
+            "nvidia-ml-py, in the GPU image) is importable; without it this signal is absent.",
+            minimum=1, maximum=100),
     Setting("DEGRADE_FAILURES", int, 3, "Consecutive failed accelerator runs that move work to "
             "the CPU (a GPU out-of-memory error moves it at once).", minimum=1, maximum=1000),
     Setting("DEGRADE_RECOVERY_S", float, 60.0, "Seconds on the CPU before mode auto tries the "
