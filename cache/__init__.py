@@ -2,7 +2,8 @@
 
     AudioCache                  one per worker, created at start-up
     ├── MemoryTier  (tier 1)    LRU bounded in bytes, shared by the worker's threads
-    ├── RedisTier   (tier 2)    optional; bounded by socket timeouts, circuit breaker
+    ├── RedisTier   (tier 2)    optional; one server, Sentinel or cluster (REDIS_URL);
+    │                           bounded by socket timeouts, circuit breaker
     └── SingleFlight            identical in-worker requests synthesize once
 
 Across workers a short Redis lock (``tts:lock:<md5>``, with an expiry) makes other
@@ -129,7 +130,7 @@ class AudioCache:
         if entry is not None:
             self.memory.put(key, entry)
             return entry, HIT_REDIS
-        if not self.redis.available():
+        if not self.redis.available(key):
             # That GET just failed: don't spend a second timeout on the lock.
             return self._create(key, create), MISS
         return self._fill_across_processes(key, create, self.redis)

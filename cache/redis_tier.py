@@ -1,9 +1,15 @@
 """Tier 2: Redis, strictly optional and never allowed to fail or stall a request.
 
-Every call is bounded by the socket timeouts (no client-side retries: a retry would
-double the worst case) and guarded by a circuit breaker, so once Redis is known to be
-down the tier costs nothing until a probe finds it back. Errors are counted and
-logged here and turned into "no value" / "not locked"; nothing raises to the caller.
+Every call is bounded by the socket timeouts and guarded by a circuit breaker, so once
+Redis is known to be down the tier costs nothing until a probe finds it back. Errors are
+counted and logged here and turned into "no value" / "not locked"; nothing raises to the
+caller.
+
+Redis may be one server, a master watched by Sentinel, or a cluster (URL forms in
+cache/redis_connect.py). With Sentinel, new connections ask the sentinels where the
+master is, so after a failover the tier finds the promoted replica by itself. With a
+cluster, each node has its own breaker: a dead node makes its keys misses without
+switching off the nodes that still answer.
 """
 
 from __future__ import annotations
@@ -13,28 +19,54 @@ import threading
 import uuid
 from collections.abc import Callable
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
-from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.exceptions import ClusterDownError, RedisClusterException, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
+from redis.sentinel import Sentinel
 
-from cache.breaker import UP, CircuitBreaker
+from cache.breaker import DOWN, OPEN, UP, CircuitBreaker
 from cache.entry import CachedAudio, pack, unpack
 from cache.keys import lock_key
+from cache.redis_connect import (
+    CLUSTER,
+    SENTINEL,
+    cluster_client,
+    parse_redis_url,
+    redact_url,
+    sentinel_client,
+    standalone_client,
+)
 from cache.stats import TierStats
+
+__all__ = ["ACQUIRED", "HELD", "UNAVAILABLE", "RedisTier", "redact_url"]
 
 _LOGGER = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Client = redis.Redis | RedisCluster
 
 # Outcomes of claim().
 ACQUIRED = "acquired"
 HELD = "held"
 UNAVAILABLE = "unavailable"
+
+# Errors that mean "could not reach Redis". RedisClusterException is how the cluster
+# client says the same thing when no node answers or a key's slot has no live owner
+# (it is not a RedisError). CLUSTERDOWN is an answer, but the cluster client sleeps
+# 0.25 s on it before giving up, so it must open the breaker like an outage does.
+_UNREACHABLE = (
+    RedisConnectionError, RedisTimeoutError, RedisClusterException, ClusterDownError
+)
+
+# The breaker for everything that is not one cluster node: the single server, the
+# Sentinel-managed master, and building the cluster client.
+_TIER = ""
+
+# state() reports the worst breaker.
+_SEVERITY = {UP: 0, DOWN: 1, OPEN: 2}
 
 # Delete the lock only if it still carries our token: after an expiry another
 # process may hold it, and removing theirs would let a third one in.
@@ -46,26 +78,18 @@ return 0
 """
 
 
-def redact_url(url: str) -> str:
-    """The URL with any password replaced, safe for logs and /readyz."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{user}:***@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
 class RedisTier:
     """Cache values in Redis as packed bytes under ``tts:<md5>`` with a TTL.
 
-    One per worker, created at start-up. The URL carries host, db, password
-    (``redis://:pw@host:6379/0``) and TLS (``rediss://``). Connecting is lazy, so a
-    Redis that is down at start-up only shows as "down" and is used once it is up.
+    One per worker, created at start-up. The URL carries the mode, host(s), db, password
+    and TLS (``redis://:pw@host:6379/0``, ``redis+sentinel://s1,s2/mymaster``,
+    ``redis+cluster://n1:7000,n2:7000``); a malformed one raises ValueError here.
+    Connecting is lazy, so a Redis that is down at start-up only shows as "down" and is
+    used once it is up.
     """
+
+    # The single-server or Sentinel-managed client; not set in cluster mode.
+    _client: redis.Redis
 
     def __init__(
         self,
@@ -85,45 +109,101 @@ class RedisTier:
         self.ttl_s = ttl_s
         self.socket_timeout_s = socket_timeout_s
         self.url = redact_url(url)
+        self._target = parse_redis_url(url)
+        self.mode = self._target.mode
         self.stats = TierStats()
-        self._breaker = CircuitBreaker(breaker_failures, breaker_reset_s)
+        self._breaker_failures = breaker_failures
+        self._breaker_reset_s = breaker_reset_s
+        self._breakers_lock = threading.Lock()
+        self._breakers = {_TIER: CircuitBreaker(breaker_failures, breaker_reset_s)}
+        self._max_connections = max_connections
+        self._sentinel: Sentinel | None = None
+        # Cluster mode: built at the first call, since building it reads the slot map.
+        self._cluster: RedisCluster | None = None
+        self._connect_lock = threading.Lock()
         # A blocking pool waits (at most one socket timeout) for a free connection
         # under a burst instead of opening an unbounded number of sockets; so a call
         # costs at most one timeout, two if every connection is stuck on a hung Redis.
-        # No retries: a retried timeout doubles the worst case. Sockets that Redis
-        # closed (restart, idle timeout) need none either: the pool sees them as
-        # readable at check-out and reconnects before sending.
-        pool = redis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=socket_timeout_s,
-            socket_timeout=socket_timeout_s,
-            socket_connect_timeout=socket_timeout_s,
-            health_check_interval=health_check_interval_s,
-            retry=Retry(NoBackoff(), 0),
-            driver_info=None,  # skip CLIENT SETINFO: one round trip less per connect
-        )
-        self._client = redis.Redis(connection_pool=pool)
+        if self.mode == SENTINEL:
+            self._sentinel, self._client = sentinel_client(
+                self._target, timeout_s=socket_timeout_s, max_connections=max_connections,
+                health_check_interval_s=health_check_interval_s,
+            )
+        elif self.mode != CLUSTER:
+            self._client = standalone_client(
+                self._target, timeout_s=socket_timeout_s, max_connections=max_connections,
+                health_check_interval_s=health_check_interval_s,
+            )
         self._tokens_lock = threading.Lock()
         self._tokens: dict[str, str] = {}
 
     # -- the guarded call --------------------------------------------------------
 
-    def _call(self, op: str, fn: Callable[[], T]) -> tuple[bool, T | None]:
+    def _connected(self) -> Client | None:
+        """The client, building the cluster one on first use; None while another thread
+        is building it (the caller skips Redis rather than queueing behind a connect)."""
+        if self.mode != CLUSTER:
+            return self._client
+        cluster = self._cluster
+        if cluster is not None:
+            return cluster
+        if not self._connect_lock.acquire(blocking=False):
+            return None
+        try:
+            if self._cluster is None:
+                self._cluster = cluster_client(
+                    self._target, timeout_s=self.socket_timeout_s,
+                    max_connections=self._max_connections,
+                )
+            return self._cluster
+        finally:
+            self._connect_lock.release()
+
+    def _breaker_name(self, key: str | None) -> str:
+        """Which breaker guards ``key``: its cluster node's, else the tier's."""
+        cluster = self._cluster
+        if key is None or cluster is None:
+            return _TIER
+        try:
+            node = cluster.get_node_from_key(key)
+        except RedisClusterException:  # slot without an owner: no node to blame
+            return _TIER
+        return _TIER if node is None else str(node.name)
+
+    def _breaker(self, name: str) -> CircuitBreaker:
+        # A dict read is atomic: the lock is only for adding a node seen for the first
+        # time, so the hit path takes no extra lock.
+        breaker = self._breakers.get(name)
+        if breaker is not None:
+            return breaker
+        with self._breakers_lock:
+            return self._breakers.setdefault(
+                name, CircuitBreaker(self._breaker_failures, self._breaker_reset_s)
+            )
+
+    def _call(
+        self, op: str, fn: Callable[[Client], T], key: str | None = None
+    ) -> tuple[bool, T | None]:
         """Run one Redis command through the breaker: (ok, result); never raises."""
-        if not self._breaker.allow():
+        name = self._breaker_name(key)
+        breaker = self._breaker(name)
+        if not breaker.allow():
             return False, None
         try:
-            result = fn()
-        except (RedisConnectionError, RedisTimeoutError) as exc:
+            client = self._connected()
+            if client is None:
+                return False, None
+            result = fn(client)
+        except _UNREACHABLE as exc:
             self.stats.add("errors")
-            if self._breaker.record_failure():
+            where = f"{self.url} node {name}" if name else self.url
+            if breaker.record_failure():
                 _LOGGER.warning(
                     "redis %s unreachable (%s: %s); circuit open, skipping it for a while",
-                    self.url, type(exc).__name__, exc,
+                    where, type(exc).__name__, exc,
                 )
             else:
-                _LOGGER.info("redis %s failed: %s: %s", op, type(exc).__name__, exc)
+                _LOGGER.info("redis %s failed on %s: %s: %s", op, where, type(exc).__name__, exc)
             return False, None
         except RedisError as exc:
             # Redis answered, just not as expected (OOM, READONLY, ...): the server is
@@ -131,14 +211,15 @@ class RedisTier:
             self.stats.add("errors")
             _LOGGER.warning("redis %s error: %s: %s", op, type(exc).__name__, exc)
             return False, None
-        if self._breaker.record_success():
-            _LOGGER.warning("redis %s reachable again; circuit closed", self.url)
+        if breaker.record_success():
+            _LOGGER.warning("redis %s reachable again; circuit closed",
+                            f"{self.url} node {name}" if name else self.url)
         return True, result
 
     # -- values ------------------------------------------------------------------
 
     def get(self, key: str) -> CachedAudio | None:
-        ok, raw = self._call("get", lambda: self._client.get(key))
+        ok, raw = self._call("get", lambda c: c.get(key), key)
         if not ok:
             return None
         if raw is None:
@@ -158,7 +239,7 @@ class RedisTier:
     def put(self, key: str, entry: CachedAudio) -> bool:
         """Store with the TTL; True if Redis took it."""
         raw = pack(entry)
-        ok, _ = self._call("set", lambda: self._client.set(key, raw, ex=self.ttl_s))
+        ok, _ = self._call("set", lambda c: c.set(key, raw, ex=self.ttl_s), key)
         if ok:
             self.stats.add("bytes_written", len(raw))
         return ok
@@ -178,7 +259,7 @@ class RedisTier:
         token = uuid.uuid4().hex
         name = lock_key(key)
         ok, got = self._call(
-            "lock", lambda: self._client.set(name, token, nx=True, px=max(1, int(ttl_ms)))
+            "lock", lambda c: c.set(name, token, nx=True, px=max(1, int(ttl_ms))), name
         )
         if not ok:
             return UNAVAILABLE
@@ -195,26 +276,46 @@ class RedisTier:
         if token is None:
             return
         name = lock_key(key)
-        self._call("unlock", lambda: self._client.eval(_UNLOCK_SCRIPT, 1, name, token))
+        self._call("unlock", lambda c: c.eval(_UNLOCK_SCRIPT, 1, name, token), name)
 
     # -- health --------------------------------------------------------------------
 
     def ping(self) -> bool:
         """One PING through the breaker (a no-op while the circuit is open)."""
-        ok, _ = self._call("ping", self._client.ping)
+        ok, _ = self._call("ping", lambda c: c.ping())
         return ok
 
-    def available(self) -> bool:
-        """True while the last Redis call succeeded (cheap, no I/O)."""
-        return self._breaker.state == UP
+    def available(self, key: str | None = None) -> bool:
+        """True while the last call to where ``key`` lives (any key: every known part of
+        Redis) succeeded; cheap, no I/O."""
+        if key is not None:
+            return self._breaker(self._breaker_name(key)).state == UP
+        return self.state() == UP
 
     def state(self) -> str:
-        """'up' | 'down' | 'circuit-open', from the calls made so far (no I/O)."""
-        return self._breaker.state
+        """'up' | 'down' | 'circuit-open', from the calls made so far (no I/O); for a
+        cluster, the worst of its nodes."""
+        with self._breakers_lock:
+            breakers = dict(self._breakers)
+        cluster = self._cluster
+        if cluster is not None:
+            # A node that left the slot map (a dead master whose replica took over)
+            # keeps its last state; it no longer says anything about the cluster.
+            current = {str(n.name) for n in cluster.get_nodes()} | {_TIER}
+            breakers = {k: v for k, v in breakers.items() if k in current}
+        states = [b.state for b in breakers.values()]
+        return max(states, key=_SEVERITY.__getitem__)
 
     def close(self) -> None:
+        """Release connections (worker exit)."""
         try:
-            self._client.close()
-            self._client.connection_pool.disconnect()
+            if self.mode == CLUSTER:
+                if self._cluster is not None:
+                    self._cluster.close()
+            else:
+                self._client.close()
+                self._client.connection_pool.disconnect()
+            if self._sentinel is not None:
+                self._sentinel.close()
         except RedisError:  # pragma: no cover - closing a dead socket
             pass

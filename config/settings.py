@@ -90,8 +90,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CACHE_MEMORY_BYTES", int, 64 << 20,
             "Bound of the in-process audio cache per worker (0 turns it off).",
             minimum=0, maximum=1 << 40),
-    Setting("REDIS_URL", str, "", "Redis for the shared cache tier (redis:// or rediss://); "
-            "empty: in-process cache only.", secret=True),
+    Setting("REDIS_URL", str, "", "Redis for the shared cache tier: `redis://` or `rediss://` "
+            "(one server), `redis+sentinel://host:26379[,host...]/service[/db]` (Sentinel), "
+            "`redis+cluster://host:6379[,host...]` (Cluster); forms and failover in "
+            "docs/operations.md. Empty: in-process cache only.", secret=True),
     Setting("CACHE_TTL", int, 86400, "Seconds an entry lives in Redis.", minimum=1,
             maximum=365 * 86400),
     Setting("REDIS_TIMEOUT_S", float, 0.1, "Socket timeout for each Redis call.",
