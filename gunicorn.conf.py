@@ -1,4 +1,5 @@
-"""gunicorn settings: gevent workers, each loading and warming its own engine after fork.
+"""gunicorn settings: gevent workers sharing a front end the master built before fork,
+each opening and warming its own engine after fork.
 
 Run with `gunicorn -c gunicorn.conf.py` (what `make run` does). Values come from
 the same validated settings as the app (see `python -m config`).
@@ -12,6 +13,7 @@ import os
 import shutil
 import signal
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,9 @@ bind = f"0.0.0.0:{settings.port}"
 workers = settings.workers
 worker_class = "gevent"
 worker_connections = 1000
-# No preload: ONNX Runtime sessions must be created in each worker, after fork.
+# No preloaded app: ONNX Runtime sessions must be created in each worker, after fork
+# (and the app's metrics must be registered there, see above). What is read-only and
+# slow to build, the front end, is preloaded by `when_ready` instead.
 preload_app = False
 # Worker heartbeat: the event loop stays free while synthesis runs on threads.
 timeout = 60
@@ -121,6 +125,28 @@ def worker_exit(server: Any, worker: Any) -> None:
     state = worker.wsgi.extensions.get("tts") if hasattr(worker.wsgi, "extensions") else None
     if state is not None:
         state.close()
+
+
+def when_ready(server: Any) -> None:
+    """In the master, once it listens and before it forks: build the front end that
+    every worker (and every replacement) will share copy-on-write. If it fails, the
+    workers build their own and report what is wrong through /readyz."""
+    from tts.preload import preload
+
+    started = time.perf_counter()
+    try:
+        preload(settings)
+    except Exception:
+        server.log.exception("front end not preloaded: each worker builds its own")
+        return
+    server.log.info("front end preloaded in the master in %.2f s (%d objects frozen)",
+                    time.perf_counter() - started, gc.get_freeze_count())
+
+
+def on_reload(server: Any) -> None:
+    """SIGHUP re-read the settings: workers forked from now on get a front end built
+    for them (a worker whose settings differ from the preloaded ones builds its own)."""
+    when_ready(server)
 
 
 def on_starting(server: Any) -> None:

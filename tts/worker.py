@@ -6,6 +6,11 @@
 Loading and warm-up run on the inference pool's thread, so the worker answers
 `/healthz` (and `/readyz` with 503) while it gets ready; `ready` flips once the
 engine is warm. `draining` flips when the worker is told to stop.
+
+Under gunicorn the master builds the front end before it forks (`tts.preload`):
+a worker (or the replacement of a crashed one) shares it and only opens and warms
+its ONNX Runtime sessions, which must be created after fork. Without a master
+(tests, `create_app` in a process of its own) a worker builds its own front end.
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ from pathlib import Path
 
 from cache import AudioCache, MemoryTier, RedisTier
 from config import Settings
+from tts import preload
 from tts.engines import load_engine
 from tts.engines.base import Engine
 from tts.engines.degrade import with_cpu_path
-from tts.frontend import Frontend, load_lexicon
+from tts.frontend import Frontend
 from tts.pool import InferencePool, NativeCall
 from tts.service import SpeechRequest, SpeechService
 from tts.synthesizer import Synthesizer
@@ -43,6 +49,9 @@ class Worker:
         self.warm_up_s: float | None = None
         self.error: str | None = None
         self.draining = False
+        # "the master's" when the front end came from gunicorn's master (tts.preload),
+        # "its own" when this worker had to build it.
+        self.frontend_from = ""
         self._on_ready: list[Callable[[], None]] = []
         self._ready = threading.Event()
         self._ready_lock = threading.Lock()
@@ -87,8 +96,8 @@ class Worker:
             hooks, self._on_ready = self._on_ready, []
         for hook in hooks:
             hook()
-        _LOGGER.info("worker ready: engine %s on %s, warm-up %.2f s",
-                     engine.name, engine.device, warm_s)
+        _LOGGER.info("worker ready: engine %s on %s, warm-up %.2f s, front end: %s",
+                     engine.name, engine.device, warm_s, self.frontend_from)
         if self.settings.cache_warm_file is not None:
             self._warm_cache(self.settings.cache_warm_file)
 
@@ -96,13 +105,24 @@ class Worker:
         # Where an accelerator runs, a warmed CPU twin stands beside it (degrade to CPU).
         engine = with_cpu_path(load_engine(self.settings), self.settings, load_engine,
                                lambda: self.pool.last_wait_s)
-        # Warm-up runs in ONNX Runtime, mostly without the GIL: it overlaps the front
-        # end's dictionary loading (jieba, wetext), which is pure Python.
-        warm_up = NativeCall(engine.warm_up)
-        lexicon = load_lexicon(self.settings.lexicon_file) if self.settings.lexicon_file else None
-        frontend = Frontend(*engine.symbol_tables(), lexicon=lexicon,
-                        max_syllables=self.settings.max_piece_syllables)
-        return engine, frontend, warm_up.result()
+        tables = engine.symbol_tables()
+        preloaded = preload.preloaded()
+        if preloaded is not None and preloaded.fits(self.settings, tables):
+            frontend, self.frontend_from = preloaded.frontend, "the master's"
+            warm_s = engine.warm_up()
+        else:
+            if preloaded is not None:
+                _LOGGER.warning("the master's front end was built for other settings: "
+                                "this worker builds its own")
+            # Warm-up runs in ONNX Runtime, mostly without the GIL: it overlaps the front
+            # end's dictionary loading (jieba, wetext), which is pure Python.
+            warm_up = NativeCall(engine.warm_up)
+            frontend, self.frontend_from = preload.build_frontend(self.settings, tables), "its own"
+            warm_s = warm_up.result()
+        # Building the graphs leaves tens of MiB of freed heap in glibc's arenas that it
+        # would otherwise keep for good: hand it back before the first request.
+        preload.release_free_heap()
+        return engine, frontend, warm_s
 
     def _warm_cache(self, path: Path) -> None:
         """Synthesize fixed phrases into the cache after the worker is already ready."""
