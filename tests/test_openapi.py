@@ -16,7 +16,13 @@ from openapi_spec_validator import validate
 
 from tts.audio import FORMATS, SAMPLE_RATES
 from tts.emotions import EMOTIONS
-from tts.web.requests import BATCH_FIELDS, BATCH_ITEM_FIELDS, SPEECH_FIELDS, SPEED_RANGE
+from tts.web.requests import (
+    BATCH_FIELDS,
+    BATCH_ITEM_FIELDS,
+    SPEECH_FIELDS,
+    SPEED_RANGE,
+    TIMESTAMPS,
+)
 
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
 
@@ -66,7 +72,8 @@ def test_every_registered_route_is_documented_and_nothing_else(app: Flask,
 
 def test_speech_request_fields_match_the_parser(document: dict[str, Any]) -> None:
     schema = body_schema(document, "/api/tts")
-    assert set(schema["properties"]) == set(SPEECH_FIELDS)  # jsonify sorts keys
+    # jsonify sorts keys; timestamps is taken off the body before the parser sees it
+    assert set(schema["properties"]) == {*SPEECH_FIELDS, TIMESTAMPS}
     assert schema["required"] == ["text"]
     assert schema["additionalProperties"] is False  # the parser rejects unknown fields
 
@@ -100,7 +107,11 @@ def test_field_constraints_match_the_parser(app: Flask, document: dict[str, Any]
 
 def test_audio_content_types_match_the_formats(document: dict[str, Any]) -> None:
     ok = document["paths"]["/api/tts"]["post"]["responses"]["200"]
-    assert set(ok["content"]) == {spec.content_type for spec in FORMATS.values()}
+    # and JSON: the audio with its timestamps
+    assert set(ok["content"]) == {spec.content_type for spec in FORMATS.values()} | {
+        "application/json"}
+    assert ok["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/TimedSpeech"}
     assert {"X-Request-ID", "X-Cache", "X-Audio-Duration", "X-Engine", "X-Device"} <= set(
         ok["headers"])
 
@@ -111,6 +122,8 @@ def example(schema: dict[str, Any]) -> Any:
         return schema["enum"][-1]
     if schema["type"] == "number":
         return schema["maximum"]
+    if schema["type"] == "boolean":
+        return True
     return "你好。"
 
 

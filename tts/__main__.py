@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from cache import AudioCache, MemoryTier
 from config import Settings, SettingsError
+from tts import subtitles
 from tts.audio import FORMATS, SAMPLE_RATES
 from tts.emotions import EMOTIONS
 from tts.engines import EngineError, load_engine
@@ -33,6 +34,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     say.add_argument("--format", choices=list(FORMATS), default=None,
                      help="default: from the output file's extension, else wav")
     say.add_argument("--sample-rate", type=int, choices=SAMPLE_RATES, default=None)
+    say.add_argument("--subtitles", type=Path, default=None,
+                     help="also write subtitles timed to the audio (.srt or .vtt)")
+    say.add_argument("--max-chars", type=int, default=20, help="characters per subtitle cue")
     return parser.parse_args(argv)
 
 
@@ -55,9 +59,13 @@ def say(args: argparse.Namespace, settings: Settings) -> float:
     request = SpeechRequest(text=text, voice=engine.voices()[0].name, emotion=args.emotion,
                             speed=args.speed, fmt=fmt, sample_rate=rate)
     progress.total = service.planned(request).sentences
-    speech = service.speak(request)
+    speech = service.speak(request, timed=args.subtitles is not None)
     progress.close()
     args.output.write_bytes(speech.data)
+    if args.subtitles is not None:
+        kind = "vtt" if args.subtitles.suffix.lower() == ".vtt" else "srt"
+        cues = subtitles.cues(service.alignment(request, speech.timing), args.max_chars)
+        args.subtitles.write_text(subtitles.render(cues, kind), encoding="utf-8")
     return speech.duration_s
 
 

@@ -26,8 +26,10 @@ from tts.audio.join import silence
 from tts.audio.stream import StreamEncoder
 from tts.emotions import Prosody, prosody_for
 from tts.frontend import Sentence
+from tts.frontend.alignment import Aligner, SpokenPass
 from tts.recent import Recent
 from tts.synthesizer import PLAN_CACHE_SIZE, Said, Synthesizer
+from tts.timeline import PassTime, from_json, syllable_spans, to_json, track
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -54,6 +56,19 @@ class Speech:
     cache: str  # "hit-memory" | "hit-redis" | "miss"
     content_type: str
     sentences: int
+    timing: bytes = b""  # the timeline stored with the audio (tts.timeline)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The last item of a timed stream: how long the audio it sent lasts."""
+
+    duration_s: float
+
+
+# A streamed response's items: encoded audio; with timestamps also the entries of the
+# caller's text each pass is about to say (sent before its audio), then Finished.
+StreamItem = bytes | list[dict[str, object]] | Finished
 
 
 @dataclass(frozen=True)
@@ -63,6 +78,16 @@ class SpeechStream:
     cache: str
     content_type: str
     chunks: Iterator[bytes]
+    duration_s: float | None  # known only when served from the cache
+
+
+@dataclass(frozen=True)
+class TimedStream:
+    """A streamed response with timestamps: audio and entries in the order to send."""
+
+    cache: str
+    content_type: str
+    items: Iterator[StreamItem]
     duration_s: float | None  # known only when served from the cache
 
 
@@ -87,12 +112,30 @@ class SpeechService:
         # A repeated request (a cache hit) must not re-serialize its plan to find its key.
         self._planned: Recent[SpeechRequest, Planned] = Recent(PLAN_CACHE_SIZE)
 
-    def speak(self, request: SpeechRequest) -> Speech:
+    def speak(self, request: SpeechRequest, *, timed: bool = False) -> Speech:
+        """The whole audio; `timed` makes sure its timeline comes with it (entries stored
+        before timelines were kept are made again)."""
         planned = self.planned(request)
         entry, tier = self.cache.get_or_create(
             planned.key, lambda: self._create(request, self.synthesizer.plan(request.text)))
+        if timed and not entry.meta:
+            entry, tier = self._create(request, self.synthesizer.plan(request.text)), "miss"
+            self.cache.put(planned.key, entry)
         return Speech(entry.data, entry.duration_s, tier, FORMATS[request.fmt].content_type,
-                      planned.sentences)
+                      planned.sentences, entry.meta)
+
+    def aligner(self, request: SpeechRequest) -> Aligner:
+        """A fresh aligner of this request's passes to its own text."""
+        return Aligner(request.text, self.synthesizer.frontend.normalize(request.text))
+
+    def alignment(self, request: SpeechRequest, timing: bytes) -> Aligner:
+        """Every entry of the request's text with its time, from a stored timeline."""
+        aligner = self.aligner(request)
+        sentences = self.synthesizer.plan(request.text)
+        for sentence, spoken in zip(sentences, from_json(timing), strict=True):
+            aligner.add(SpokenPass(sentence.units, sentence.pinyin, spoken.start, spoken.end,
+                                   spoken.syllables))
+        return aligner
 
     def remembered(self, request: SpeechRequest) -> Speech | None:
         """What `speak` returns on a tier-1 hit, if this request was planned before and its
@@ -113,31 +156,63 @@ class SpeechService:
         A finished stream is stored in the cache under the same key `speak` uses,
         so either route serves what the other made.
         """
+        timed = self.stream_timed(request, timed=False)
+        chunks = (item for item in timed.items if isinstance(item, bytes))
+        return SpeechStream(timed.cache, timed.content_type, chunks, timed.duration_s)
+
+    def stream_timed(self, request: SpeechRequest, *, timed: bool = True) -> TimedStream:
+        """Like `stream`, with the entries of each pass sent before its audio."""
         content_type = FORMATS[request.fmt].content_type
         key = self.planned(request).key
         found = self.cache.get(key)
-        if found is not None:
+        if found is not None and (found[0].meta or not timed):
             entry, tier = found
-            blocks = (entry.data[i:i + STREAM_BLOCK_BYTES]
-                      for i in range(0, len(entry.data), STREAM_BLOCK_BYTES))
-            return SpeechStream(tier, content_type, blocks, entry.duration_s)
+            return TimedStream(tier, content_type, self._replay(request, entry, timed),
+                               entry.duration_s)
         sentences = self.synthesizer.plan(request.text)
-        return SpeechStream("miss", content_type, self._stream_new(request, sentences, key), None)
+        aligner = self.aligner(request) if timed else None
+        return TimedStream("miss", content_type,
+                           self._stream_new(request, sentences, key, aligner), None)
 
-    def _stream_new(self, request: SpeechRequest, sentences: list[Sentence],
-                    key: str) -> Iterator[bytes]:
-        encoder = StreamEncoder(request.fmt, self.engine.sample_rate, request.sample_rate)
+    def _replay(self, request: SpeechRequest, entry: CachedAudio,
+                timed: bool) -> Iterator[StreamItem]:
+        if timed:
+            aligner = self.alignment(request, entry.meta)
+            yield [aligner.entry(unit) for unit in aligner.units]
+        for i in range(0, len(entry.data), STREAM_BLOCK_BYTES):
+            yield entry.data[i:i + STREAM_BLOCK_BYTES]
+        if timed:
+            yield Finished(entry.duration_s)
+
+    def _stream_new(self, request: SpeechRequest, sentences: list[Sentence], key: str,
+                    aligner: Aligner | None) -> Iterator[StreamItem]:
+        rate = self.engine.sample_rate
+        encoder = StreamEncoder(request.fmt, rate, request.sample_rate)
+        timeline: list[PassTime] = []
+        at = 0  # samples said so far, at the engine's rate
         # One slot and one deadline for the whole stream, taken before its first byte.
         with self.synthesizer.pool.reserve(self.synthesizer.timeout_s):
             yield encoder.start()
-            for block in self._utterance(request, sentences, whole=False):
+            blocks = track(self._utterance(request, sentences, whole=False), sentences, rate,
+                           timeline)
+            for block in blocks:
+                if aligner is not None and block.durations_s is not None:
+                    said = sentences[block.index]
+                    spans = syllable_spans(said.phones, block.durations_s, at / rate)
+                    units = aligner.add(SpokenPass(said.units, said.pinyin, at / rate,
+                                                   at / rate, tuple(spans)))
+                    yield [aligner.entry(unit) for unit in units]
+                at += len(block.audio)
                 data = encoder.encode(block.audio)
                 if data:
                     yield data
         yield encoder.finish()
         sent = encoder.audio()
+        duration_s = len(sent) / request.sample_rate
         self.cache.put(key, CachedAudio(encode(sent, request.sample_rate, request.fmt),
-                                        len(sent) / request.sample_rate))
+                                        duration_s, to_json(timeline)))
+        if aligner is not None:
+            yield Finished(duration_s)
 
     def planned(self, request: SpeechRequest) -> Planned:
         """The cache key and sentence count of a whole request, planning its text only the
@@ -182,14 +257,16 @@ class SpeechService:
     def _create(self, request: SpeechRequest, sentences: list[Sentence]) -> CachedAudio:
         """Synthesize, join and encode under one reservation: a request is refused
         before its first sentence, never half-way, and has one deadline in total."""
+        rate = self.engine.sample_rate
+        timeline: list[PassTime] = []
         with self.synthesizer.pool.reserve(self.synthesizer.timeout_s):
-            blocks = [block.audio for block in self._utterance(request, sentences, whole=True)]
+            blocks = [block.audio for block in track(
+                self._utterance(request, sentences, whole=True), sentences, rate, timeline)]
 
             def finish() -> CachedAudio:  # joining and encoding long audio is real work too
-                audio = resample(np.concatenate(blocks), self.engine.sample_rate,
-                                 request.sample_rate)
+                audio = resample(np.concatenate(blocks), rate, request.sample_rate)
                 return CachedAudio(encode(audio, request.sample_rate, request.fmt),
-                                   len(audio) / request.sample_rate)
+                                   len(audio) / request.sample_rate, to_json(timeline))
 
             return self.synthesizer.pool.run(finish, self.synthesizer.timeout_s)
 
@@ -205,7 +282,7 @@ class SpeechService:
             else:
                 yield from self._remembered_sentence(request, sentence, index, whole=whole)
             if sentence.pause_s > 0:
-                yield Said(silence(sentence.pause_s, rate), index)
+                yield Said(silence(sentence.pause_s, rate), index, speech=False)
 
     def _remembered_sentence(self, request: SpeechRequest, sentence: Sentence, index: int, *,
                              whole: bool) -> Iterator[Said]:
@@ -250,6 +327,6 @@ def _sentence_blocks(entry: CachedAudio, sentence: Sentence, index: int,
     audio = np.frombuffer(entry.data, dtype="<i2").astype(np.float32) / 32767.0
     lead = round(sentence.lead_s * sample_rate)
     if lead:
-        yield Said(audio[:lead], index)
+        yield Said(audio[:lead], index, speech=False)
     durations = tuple(json.loads(entry.meta)["durations_s"]) if entry.meta else None
     yield Said(audio[lead:], index, durations)

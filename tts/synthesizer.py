@@ -30,12 +30,13 @@ class Said:
     `index` is the sentence of the plan the block belongs to. The first block of a
     sentence's speech carries `durations_s`, how long each of its symbol ids is
     spoken from that block's first sample on (None when the engine cannot tell);
-    lead silences and pauses are blocks of their own, without it.
+    lead silences and pauses are blocks of their own (`speech` False).
     """
 
     audio: np.ndarray
     index: int
     durations_s: tuple[float, ...] | None = None
+    speech: bool = True
 
 
 @dataclass
@@ -81,7 +82,7 @@ class Synthesizer:
         """
         rate = self.engine.sample_rate
         if sentence.lead_s > 0:
-            yield Said(silence(sentence.lead_s, rate), index)
+            yield Said(silence(sentence.lead_s, rate), index, speech=False)
         chunks = self.engine.stream(voice, sentence.text, sentence.ids, prosody, whole=whole)
         step = partial(next, chunks, None)
         first = True

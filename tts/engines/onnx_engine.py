@@ -39,6 +39,10 @@ _MIN_VOCODER_FRAMES = 16
 STREAM_CONTEXT_FRAMES = 24
 STREAM_FIRST_FRAMES = 16  # 0.2 s of audio in the first chunk: small, so it leaves fast
 STREAM_MAX_FRAMES = 256
+# A symbol is heard a few frames after the frames the model's durations give it (the
+# decoder and the vocoder smooth across neighbouring frames), so reported timings
+# move that much later; bench/timestamps.py checks them against a recognizer.
+AUDIBLE_LAG_FRAMES = 3
 
 
 def session_options(threads: int) -> ort.SessionOptions:
@@ -188,7 +192,8 @@ class OnnxEngine:
         acoustic_s = time.perf_counter() - started
         hop = self.voice.hop_size
         # The pitch shift below plays the audio `pitch` times faster.
-        durations = tuple(f * hop / (self.sample_rate * prosody.pitch) for f in frames)
+        durations = tuple(f * hop / (self.sample_rate * prosody.pitch)
+                          for f in heard_frames(frames))
         total = mel.shape[1]
         if whole:
             started = time.perf_counter()
@@ -228,6 +233,23 @@ def shift_pitch(audio: np.ndarray, sample_rate: int, ratio: float) -> np.ndarray
         return audio
     shifted = soxr.resample(audio, sample_rate * ratio, sample_rate, quality="HQ")
     return np.clip(shifted, -1.0, 1.0).astype(np.float32, copy=False)
+
+
+def heard_frames(frames: list[int]) -> list[int]:
+    """Frames per symbol as heard: the opening silence lasts AUDIBLE_LAG_FRAMES longer
+    and the closing symbols give that back, so the total still matches the audio."""
+    if len(frames) < 2:
+        return frames
+    heard = list(frames)
+    lag = min(AUDIBLE_LAG_FRAMES, sum(frames[1:]))
+    heard[0] += lag
+    for k in range(len(heard) - 1, 0, -1):  # taken from the end, never below zero
+        taken = min(lag, heard[k])
+        heard[k] -= taken
+        lag -= taken
+        if not lag:
+            break
+    return heard
 
 
 def chunk_spans(total: int, first: int, largest: int) -> Iterator[tuple[int, int]]:

@@ -30,6 +30,10 @@ class Sentence:
     request says". `rate`, `pitch` and `volume` multiply the request's speed, the
     F0 ratio and the output gain; `emotion`/`intensity` replace the request's.
     `lead_s` is silence before the sentence (a <break> before any text).
+    `units` are the spoken units in order, each with how many of `pinyin` it takes
+    (a Han character its one syllable, a Latin word, an erhua word or a number
+    spelled out as digits all of theirs) and whether it begins a word: what
+    timestamps and subtitle cues are made of.
     """
 
     text: str
@@ -43,6 +47,7 @@ class Sentence:
     emotion: str | None = None
     intensity: float | None = None
     lead_s: float = 0.0
+    units: tuple[tuple[str, int, bool], ...] = ()
 
     def overrides(self) -> list[object]:
         """The SSML settings for a cache key: empty when there are none, so plain
@@ -123,7 +128,7 @@ class Frontend:
         phones = build_phones(self._table, syllables)
         text = "".join(text_parts).strip()
         sentence = Sentence(text, [s for s, _ in syllables], phones, self._table.ids(phones),
-                            pause_s)
+                            pause_s, units=_units(piece.words))
         if style is None or style == Style():
             return sentence
         return replace(sentence, rate=style.rate, pitch=style.pitch, volume=style.volume,
@@ -242,6 +247,21 @@ class Frontend:
             syllables.append(spoken)
         han = len(run.text) == len(syllables) and all(is_han(ch) for ch in run.text)
         return Word(run.text, syllables, han=han, fixed=True)
+
+
+def _units(words: list[Word]) -> tuple[tuple[str, int, bool], ...]:
+    """Spoken units of a pass: one per Han character where characters and syllables
+    pair up, else one per word (a word cut across passes adds to the unit before)."""
+    units: list[tuple[str, int, bool]] = []
+    for w in words:
+        if not w.text and units:
+            text, count, starts = units[-1]
+            units[-1] = (text, count + len(w.pinyin), starts)
+        elif w.han and len(w.text) == len(w.pinyin):
+            units.extend((ch, 1, k == 0) for k, ch in enumerate(w.text))
+        else:
+            units.append((w.text, len(w.pinyin), True))
+    return tuple(units)
 
 
 _BOUNDARY = re.compile(f"([{re.escape(SENTENCE_END)}]+|[{re.escape(CLAUSE_END)}]+)")

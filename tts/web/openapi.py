@@ -7,12 +7,18 @@ from typing import Any
 from config import Settings
 from tts.audio import FORMATS, SAMPLE_RATES
 from tts.emotions import EMOTIONS
+from tts.subtitles import CONTENT_TYPES as SUBTITLE_TYPES
 from tts.web import headers
 from tts.web.openai_requests import FORMATS as OPENAI_FORMATS
 from tts.web.openai_requests import MODELS as OPENAI_MODELS
 from tts.web.openai_requests import SPEED_LIMITS, input_limit
 from tts.web.openapi_ops import with_operations
-from tts.web.requests import SPEED_RANGE
+from tts.web.requests import (
+    MAX_CHARS_DEFAULT,
+    MAX_CHARS_RANGE,
+    SPEED_RANGE,
+    SUBTITLE_FORMATS,
+)
 
 AUDIO_TYPES = sorted({spec.content_type for spec in FORMATS.values()})
 
@@ -60,6 +66,10 @@ def _audio_response() -> dict[str, Any]:
     }
 
 
+def _with_content(response: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    return {**response, "content": {**response["content"], **extra}}
+
+
 def _schemas(settings: Settings) -> dict[str, Any]:
     low, high = SPEED_RANGE
     text = {"type": "string", "minLength": 1, "maxLength": settings.max_text_chars,
@@ -74,11 +84,47 @@ def _schemas(settings: Settings) -> dict[str, Any]:
     error_body = {"type": "object", "required": ["code", "message", "request_id"],
                   "properties": {"code": {"type": "string"}, "message": {"type": "string"},
                                  "request_id": {"type": "string"}}}
+    timestamps = {"type": "boolean", "default": False,
+                  "description": "answer JSON with the audio in base64 and when each part of "
+                                 "the text is spoken (/api/tts), or server-sent events "
+                                 "(/api/tts/stream)"}
+    seconds = {"type": "number", "minimum": 0}
+    entry = {"type": "object", "required": ["text", "offset", "length", "start", "end"],
+             "properties": {
+                 "text": {"type": "string", "description": "the caller's own text"},
+                 "offset": {"type": "integer", "minimum": 0,
+                            "description": "index into the request's text (for SSML, into "
+                                           "its text content; markup has no entries)"},
+                 "length": {"type": "integer", "minimum": 0},
+                 "start": seconds, "end": seconds,
+                 "pinyin": {"type": "array", "items": {"type": "string"}}}}
+    spoken = {"text": text, "voice": voice, "emotion": emotion, "speed": speed}
     return {
         "SpeechRequest": {
             "type": "object", "required": ["text"], "additionalProperties": False,
-            "properties": {"text": text, "voice": voice, "emotion": emotion, "speed": speed,
-                           "format": fmt, "sample_rate": rate},
+            "properties": {**spoken, "format": fmt, "sample_rate": rate,
+                           "timestamps": timestamps},
+        },
+        "SubtitlesRequest": {
+            "type": "object", "required": ["text"], "additionalProperties": False,
+            "properties": {**spoken, "sample_rate": rate,
+                           "format": {"type": "string", "enum": list(SUBTITLE_FORMATS),
+                                      "default": "srt"},
+                           "max_chars": {"type": "integer", "minimum": MAX_CHARS_RANGE[0],
+                                         "maximum": MAX_CHARS_RANGE[1],
+                                         "default": MAX_CHARS_DEFAULT,
+                                         "description": "characters per cue"}},
+        },
+        "TimedSpeech": {
+            "type": "object",
+            "required": ["audio", "format", "sample_rate", "duration", "alignment", "sentences"],
+            "properties": {
+                "audio": {"type": "string", "format": "byte"}, "format": fmt,
+                "sample_rate": {"type": "integer"}, "duration": seconds,
+                "alignment": {"type": "array", "items": entry,
+                              "description": "each spoken unit of the text, in order"},
+                "sentences": {"type": "array", "items": entry,
+                              "description": "the acoustic passes, in order"}},
         },
         "BatchRequest": {
             "type": "object", "required": ["items"], "additionalProperties": False,
@@ -178,7 +224,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     query = [
         {"name": name, "in": "query", "required": name == "text",
          "schema": schemas["SpeechRequest"]["properties"][name]}
-        for name in schemas["SpeechRequest"]["properties"]
+        for name in schemas["SpeechRequest"]["properties"] if name != "timestamps"
     ]
     synth_errors = _errors(400, 404, 413, 422, 503)
     document: dict[str, Any] = {
@@ -190,8 +236,9 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "/api/tts": {
                 "post": {"summary": "Synthesize text", "operationId": "ttsPost",
                          "requestBody": _json_body("SpeechRequest"),
-                         "responses": {"200": _audio_response(), **synth_errors,
-                                       **_errors(415)}},
+                         "responses": {"200": _with_content(_audio_response(), {
+                             "application/json": {"schema": _ref("TimedSpeech")}}),
+                             **synth_errors, **_errors(415)}},
                 "get": {"summary": "Synthesize text (for curl -o)", "operationId": "ttsGet",
                         "parameters": query,
                         "responses": {"200": _audio_response(), **synth_errors,
@@ -203,7 +250,18 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "summary": "Synthesize text as a chunked stream: audio starts before the text "
                            "is done (wav with an unknown-length header; flac arrives whole)",
                 "operationId": "ttsStream", "requestBody": _json_body("SpeechRequest"),
-                "responses": {"200": _audio_response(), **synth_errors, **_errors(415)}}},
+                "responses": {"200": _with_content(_audio_response(), {
+                    "text/event-stream": {"schema": {
+                        "type": "string", "description": "with timestamps: events audio "
+                        "{seq, chunk}, alignment {units}, done {duration}"}}}),
+                    **synth_errors, **_errors(415)}}},
+            "/api/tts/subtitles": {"post": {
+                "summary": "Subtitles timed to the audio /api/tts returns for the same body",
+                "operationId": "ttsSubtitles", "requestBody": _json_body("SubtitlesRequest"),
+                "responses": {"200": {"description": "SRT or WebVTT cues", "content": {
+                    media: {"schema": {"type": "string"}}
+                    for media in SUBTITLE_TYPES.values()}},
+                    **synth_errors, **_errors(415)}}},
             "/api/tts_batch": {"post": {
                 "summary": "Synthesize many texts; one bad item never fails the others",
                 "operationId": "ttsBatch", "requestBody": _json_body("BatchRequest"),

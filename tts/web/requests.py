@@ -16,11 +16,15 @@ from tts.emotions import EMOTIONS
 from tts.engines.base import VoiceInfo
 from tts.errors import BadRequest, NotFound, PayloadTooLarge
 from tts.service import SpeechRequest
+from tts.subtitles import FORMATS as SUBTITLE_FORMATS
 
 SPEED_RANGE = (0.5, 2.0)
 SPEECH_FIELDS = ("text", "voice", "emotion", "speed", "format", "sample_rate")
 BATCH_ITEM_FIELDS = ("text", "voice", "emotion", "speed")
 BATCH_FIELDS = ("items", "format", "sample_rate")
+TIMESTAMPS = "timestamps"
+MAX_CHARS_RANGE = (4, 200)
+MAX_CHARS_DEFAULT = 20
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,31 @@ def parse_speech(fields: Mapping[str, Any], voices: list[VoiceInfo], limits: Lim
         fmt=fmt,
         sample_rate=parse_sample_rate(fields.get("sample_rate"), fmt, voice.sample_rate),
     )
+
+
+def take_timestamps(fields: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The speech fields without `timestamps`, and its value (a boolean, default false)."""
+    rest = {k: v for k, v in fields.items() if k != TIMESTAMPS}
+    value = fields.get(TIMESTAMPS, False)
+    if not isinstance(value, bool):
+        raise BadRequest(f"{TIMESTAMPS} must be true or false")
+    return rest, value
+
+
+def parse_subtitles(fields: Mapping[str, Any], voices: list[VoiceInfo], limits: Limits) -> (
+        tuple[SpeechRequest, str, int]):
+    """A `/api/tts/subtitles` body: the `/api/tts` fields (audio as WAV: the timing is the
+    same in every format), `format` srt or vtt, and `max_chars` per cue."""
+    rest = {k: v for k, v in fields.items() if k not in ("format", "max_chars")}
+    fmt = fields.get("format", "srt")
+    if fmt not in SUBTITLE_FORMATS:
+        raise BadRequest(f"format must be one of: {', '.join(SUBTITLE_FORMATS)}")
+    low, high = MAX_CHARS_RANGE
+    max_chars = fields.get("max_chars", MAX_CHARS_DEFAULT)
+    if isinstance(max_chars, bool) or not isinstance(max_chars, int) \
+            or not low <= max_chars <= high:
+        raise BadRequest(f"max_chars must be an integer from {low} to {high}")
+    return parse_speech(rest, voices, limits), fmt, max_chars
 
 
 def parse_batch_item(item: Any, index: int, voices: list[VoiceInfo], limits: Limits,

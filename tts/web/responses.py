@@ -3,22 +3,24 @@ audio headers and streamed bodies. Not a route module, so any route may import i
 
 from __future__ import annotations
 
+import base64
 import itertools
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from flask import Response
+from flask import Response, jsonify
 
 from tts.engines.base import VoiceInfo
-from tts.service import Speech, SpeechRequest, SpeechStream
+from tts.service import Speech, SpeechRequest, SpeechStream, StreamItem, TimedStream
 from tts.web import headers
 from tts.web.context import exchange
 from tts.web.observability.metrics import observe_first_audio
 from tts.worker import Worker
 
 _LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def voices_of(worker: Worker) -> list[VoiceInfo]:
@@ -26,10 +28,10 @@ def voices_of(worker: Worker) -> list[VoiceInfo]:
     return worker.engine.voices()
 
 
-def speak(worker: Worker, speech_request: SpeechRequest) -> Speech:
+def speak(worker: Worker, speech_request: SpeechRequest, *, timed: bool = False) -> Speech:
     """Synthesize (or fetch from cache) and note what happened for the request log."""
     assert worker.service is not None
-    result = worker.service.speak(speech_request)
+    result = worker.service.speak(speech_request, timed=timed)
     exchange().log.update(speech_log(speech_request, result))
     return result
 
@@ -56,7 +58,23 @@ def audio_response(worker: Worker, result: Speech) -> Response:
     return Response(result.data, headers=audio_headers(worker, result))
 
 
-class StreamBody:
+def timed_response(worker: Worker, speech_request: SpeechRequest, result: Speech) -> Response:
+    """`/api/tts` with timestamps: the audio in base64 beside when each part of the
+    caller's text is said."""
+    assert worker.service is not None
+    aligner = worker.service.alignment(speech_request, result.timing)
+    body = {"audio": base64.b64encode(result.data).decode("ascii"), "format": speech_request.fmt,
+            "sample_rate": speech_request.sample_rate, "duration": round(result.duration_s, 3),
+            "alignment": [aligner.entry(u) for u in aligner.units],
+            "sentences": [aligner.entry(p) for p in aligner.passes]}
+    response = jsonify(body)
+    response.headers.update({headers.CACHE: result.cache,
+                             headers.AUDIO_DURATION: f"{result.duration_s:.3f}",
+                             **engine_headers(worker)})
+    return response
+
+
+class StreamBody(Generic[T]):
     """A stream's response body: the chunks made before the status was sent, then the rest.
 
     `close()` (called by the WSGI server when the client goes away or the response
@@ -65,11 +83,11 @@ class StreamBody:
     inference slot is freed then rather than whenever the generator is collected.
     """
 
-    def __init__(self, head: list[bytes], rest: Iterator[bytes]) -> None:
+    def __init__(self, head: list[T], rest: Iterator[T]) -> None:
         self._head = head
         self._rest = rest
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> Iterator[T]:
         yield from self._head
         try:
             yield from self._rest
@@ -83,7 +101,7 @@ class StreamBody:
 
 
 def open_stream(worker: Worker, speech_request: SpeechRequest, started: float) -> (
-        tuple[SpeechStream, StreamBody]):
+        tuple[SpeechStream, StreamBody[bytes]]):
     """Start the stream and compute its first audio before any status is sent.
 
     Overload, deadlines and unspeakable text thus still become proper 4xx/5xx
@@ -95,3 +113,20 @@ def open_stream(worker: Worker, speech_request: SpeechRequest, started: float) -
     head = list(itertools.islice(stream.chunks, 2))
     observe_first_audio(time.perf_counter() - started)
     return stream, StreamBody(head, stream.chunks)
+
+
+def open_timed_stream(worker: Worker, speech_request: SpeechRequest, started: float) -> (
+        tuple[TimedStream, StreamBody[StreamItem]]):
+    """`open_stream` with timestamps: the items up to the first audio are computed
+    before any status is sent (the first pass's entries come before its audio)."""
+    assert worker.service is not None
+    stream = worker.service.stream_timed(speech_request)
+    head: list[StreamItem] = []
+    audio = 0
+    for item in stream.items:
+        head.append(item)
+        audio += isinstance(item, bytes)
+        if audio == 2:  # the header, then the first audio
+            break
+    observe_first_audio(time.perf_counter() - started)
+    return stream, StreamBody(head, stream.items)

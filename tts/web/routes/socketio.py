@@ -1,9 +1,10 @@
 """Socket.IO streaming: `synthesize` in, `audio_chunk` ... `end_of_stream` out.
 
-Events: a client emits `synthesize` {text, voice?, emotion?, speed?, format?};
-the server emits `audio_chunk` {seq, chunk} for every piece of the stream (the
-same bytes as `POST /api/tts/stream`), then `end_of_stream` {chunks, cache}; or
-`error` with the service's error envelope. Each event runs in its own greenlet,
+Events: a client emits `synthesize` {text, voice?, emotion?, speed?, format?,
+timestamps?}; the server emits `audio_chunk` {seq, chunk} for every piece of the
+stream (the same bytes as `POST /api/tts/stream`), with timestamps `alignment`
+{units} before the audio chunks those units are in, then `end_of_stream` {chunks,
+cache}; or `error` with the service's error envelope. Each event runs in its own greenlet,
 so several clients (and several requests of one client) stream at once.
 
 Long-polling, the default first transport of Socket.IO clients, needs every
@@ -34,8 +35,8 @@ from tts.web.context import limits_of, ready_worker, worker_of
 from tts.web.error_map import SERVICE_FAILURES, Shape, envelope, to_tts_error
 from tts.web.exchange import request_id_from
 from tts.web.middleware.auth import check_bearer
-from tts.web.requests import parse_speech
-from tts.web.responses import open_stream, voices_of
+from tts.web.requests import parse_speech, take_timestamps
+from tts.web.responses import open_stream, open_timed_stream, voices_of
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -85,20 +86,28 @@ def on_synthesize(data: Any) -> None:
         worker = ready_worker()
         if not isinstance(data, dict):
             raise BadRequest("synthesize takes an object: {text, voice?, emotion?, speed?, "
-                             "format?}")
-        speech_request = parse_speech(data, voices_of(worker), limits_of(worker))
-        stream, chunks = open_stream(worker, speech_request, started)
+                             "format?, timestamps?}")
+        fields, timed = take_timestamps(data)
+        speech_request = parse_speech(fields, voices_of(worker), limits_of(worker))
+        stream, items = (open_timed_stream if timed else open_stream)(worker, speech_request,
+                                                                      started)
     except SERVICE_FAILURES as exc:
         emit("error", envelope(to_tts_error(exc, request_id), request_id, Shape.SOCKETIO))
         return
     server: SocketIO = current_app.extensions["socketio"]
     seq = 0
-    with closing(chunks):  # a failed emit still stops synthesis and frees the slot
-        for chunk in chunks:
-            if chunk:
-                emit("audio_chunk", {"seq": seq, "chunk": chunk})
-                seq += 1
-                server.sleep(0)  # let the transport send it before the next one is queued
+    with closing(items):  # a failed emit still stops synthesis and frees the slot
+        for item in items:
+            if isinstance(item, bytes):
+                if item:
+                    emit("audio_chunk", {"seq": seq, "chunk": item})
+                    seq += 1
+            elif isinstance(item, list):
+                if item:
+                    emit("alignment", {"units": item})
+            else:
+                continue
+            server.sleep(0)  # let the transport send it before the next one is queued
     emit("end_of_stream", {"chunks": seq, "cache": stream.cache})
 
 

@@ -7,17 +7,21 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from tts import subtitles
 from tts.service import SpeechRequest
+from tts.web import headers
 from tts.web.context import exchange, json_object, limits_of, ready_worker
 from tts.web.error_map import SERVICE_FAILURES, Shape, envelope, to_tts_error
 from tts.web.requests import (
     parse_batch_envelope,
     parse_batch_item,
     parse_speech,
+    parse_subtitles,
     parse_text,
     reject_unknown,
+    take_timestamps,
 )
-from tts.web.responses import audio_response, speak, voices_of
+from tts.web.responses import audio_response, speak, timed_response, voices_of
 
 speech = Blueprint("speech", __name__)
 
@@ -25,8 +29,28 @@ speech = Blueprint("speech", __name__)
 @speech.post("/api/tts")
 def tts_post() -> Response:
     worker = ready_worker()
-    speech_request = parse_speech(json_object(), voices_of(worker), limits_of(worker))
-    return audio_response(worker, speak(worker, speech_request))
+    fields, timed = take_timestamps(json_object())
+    speech_request = parse_speech(fields, voices_of(worker), limits_of(worker))
+    result = speak(worker, speech_request, timed=timed)
+    if timed:
+        return timed_response(worker, speech_request, result)
+    return audio_response(worker, result)
+
+
+@speech.post("/api/tts/subtitles")
+def tts_subtitles() -> Response:
+    """Cues timed from the same cache entry `/api/tts` answers the same body with."""
+    worker = ready_worker()
+    assert worker.service is not None
+    speech_request, fmt, max_chars = parse_subtitles(json_object(), voices_of(worker),
+                                                     limits_of(worker))
+    result = speak(worker, speech_request, timed=True)
+    aligner = worker.service.alignment(speech_request, result.timing)
+    document = subtitles.render(subtitles.cues(aligner, max_chars), fmt)
+    response = Response(document, mimetype=subtitles.CONTENT_TYPES[fmt])
+    response.headers.update({headers.CACHE: result.cache,
+                             headers.AUDIO_DURATION: f"{result.duration_s:.3f}"})
+    return response
 
 
 @speech.get("/api/tts")

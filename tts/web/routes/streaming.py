@@ -1,13 +1,20 @@
-"""Streamed synthesis over chunked HTTP: `POST /api/tts/stream`."""
+"""Streamed synthesis: `POST /api/tts/stream`, as chunked audio, or with timestamps as
+server-sent events (`audio`, `alignment` before the audio it describes, `done`)."""
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Iterable, Iterator
+
 from flask import Blueprint, Response
 
+from tts.service import Finished, SpeechRequest, StreamItem
 from tts.web import headers
 from tts.web.context import exchange, json_object, limits_of, ready_worker
-from tts.web.requests import parse_speech
-from tts.web.responses import engine_headers, open_stream, voices_of
+from tts.web.requests import parse_speech, take_timestamps
+from tts.web.responses import engine_headers, open_stream, open_timed_stream, voices_of
+from tts.worker import Worker
 
 streaming = Blueprint("streaming", __name__)
 
@@ -15,8 +22,11 @@ streaming = Blueprint("streaming", __name__)
 @streaming.post("/api/tts/stream")
 def tts_stream() -> Response:
     worker = ready_worker()
-    speech_request = parse_speech(json_object(), voices_of(worker), limits_of(worker))
+    fields, timed = take_timestamps(json_object())
+    speech_request = parse_speech(fields, voices_of(worker), limits_of(worker))
     current = exchange()
+    if timed:
+        return events_response(worker, speech_request)
     stream, body = open_stream(worker, speech_request, current.started)
     current.log.update(text_chars=len(speech_request.text), cache=stream.cache, streamed=True)
     response = Response(body, mimetype=stream.content_type)
@@ -24,3 +34,30 @@ def tts_stream() -> Response:
     if stream.duration_s is not None:
         response.headers[headers.AUDIO_DURATION] = f"{stream.duration_s:.3f}"
     return response
+
+
+def events_response(worker: Worker, speech_request: SpeechRequest) -> Response:
+    current = exchange()
+    stream, body = open_timed_stream(worker, speech_request, current.started)
+    current.log.update(text_chars=len(speech_request.text), cache=stream.cache, streamed=True)
+    response = Response(server_sent_events(body), mimetype="text/event-stream")
+    response.headers.update({headers.CACHE: stream.cache, "Cache-Control": "no-cache",
+                             **engine_headers(worker)})
+    return response
+
+
+def server_sent_events(items: Iterable[StreamItem]) -> Iterator[bytes]:
+    seq = 0
+    for item in items:
+        if isinstance(item, Finished):
+            yield _event("done", {"duration": round(item.duration_s, 3)})
+        elif isinstance(item, bytes):
+            if item:
+                yield _event("audio", {"seq": seq, "chunk": base64.b64encode(item).decode()})
+                seq += 1
+        elif item:
+            yield _event("alignment", {"units": item})
+
+
+def _event(name: str, data: dict[str, object]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
