@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import soundfile as sf
+import srt
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,3 +47,16 @@ def test_say_explains_bad_input(voice_dir: Path, tmp_path: Path) -> None:
     done = run_cli("say", "你好", "-o", str(tmp_path / "x.wav"), "--speed", "9",
                    voice_dir=voice_dir)
     assert done.returncode == 2 and "--speed" in done.stderr
+
+
+def test_say_writes_subtitles_timed_to_the_audio(voice_dir: Path, tmp_path: Path) -> None:
+    out, cues_file = tmp_path / "out.wav", tmp_path / "out.srt"
+    text = "今天天气很好，我们一起去公园散步吧。然后去图书馆看书！"
+    done = run_cli("say", text, "-o", str(out), "--subtitles", str(cues_file),
+                   "--max-chars", "8", voice_dir=voice_dir)
+    assert done.returncode == 0, done.stderr
+    cues = list(srt.parse(cues_file.read_text(encoding="utf-8")))
+    # cues end at punctuation, or at a word start before the eighth character
+    assert [c.content for c in cues] == ["今天天气很好", "我们一起去公园", "散步吧",
+                                         "然后去图书馆看书"]
+    assert abs(cues[-1].end.total_seconds() - sf.info(str(out)).duration) < 0.02

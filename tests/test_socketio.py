@@ -20,12 +20,18 @@ class Listener:
 
     def __init__(self, client: socketio.Client) -> None:
         self.chunks: list[dict[str, Any]] = []
+        self.order: list[tuple[str, Any]] = []  # audio_chunk and alignment, as they came
         self.end: dict[str, Any] | None = None
         self.error: dict[str, Any] | None = None
         self.done = threading.Event()
-        client.on("audio_chunk", self.chunks.append)
+        client.on("audio_chunk", self._chunk)
+        client.on("alignment", lambda data: self.order.append(("alignment", data["units"])))
         client.on("end_of_stream", self._end)
         client.on("error", self._error)
+
+    def _chunk(self, data: dict[str, Any]) -> None:
+        self.chunks.append(data)
+        self.order.append(("audio", data["chunk"]))
 
     def _end(self, data: dict[str, Any]) -> None:
         self.end = data
@@ -75,6 +81,24 @@ def test_default_client_streams_the_same_audio_as_http(server: GunicornServer) -
     over_http = requests.post(url + "/api/tts", json={"text": TEXT, "format": "pcm"}, timeout=60)
     assert over_http.headers["X-Cache"] == "hit-memory"  # stored when the stream finished
     assert listener.audio() == over_http.content
+
+
+def test_alignment_events_come_before_the_audio_they_describe(server: GunicornServer) -> None:
+    url: str = server.socketio_url  # type: ignore[attr-defined]
+    listener = synthesize(url, {"text": TEXT, "format": "pcm", "timestamps": True})
+    assert listener.error is None and listener.end is not None
+    sent_s = 0.0
+    units: list[dict[str, Any]] = []
+    for kind, data in listener.order:
+        if kind == "audio":
+            sent_s += len(data) / 2 / 24000
+        else:
+            assert all(u["start"] >= sent_s - 1e-3 for u in data), "its audio went first"
+            units.extend(data)
+    assert len(units) >= len(TEXT) - 4  # one per Han character but the punctuation
+    whole = requests.post(url + "/api/tts", json={"text": TEXT, "format": "pcm",
+                                                  "timestamps": True}, timeout=60).json()
+    assert [u["text"] for u in units] == [u["text"] for u in whole["alignment"]]
 
 
 def test_long_polling_session_stays_on_one_worker(server: GunicornServer) -> None:
