@@ -119,6 +119,17 @@ class Recognizer:
             return "".join(segment.text for segment in segments).strip()
 
 
+    def words(self, audio: np.ndarray, rate: int) -> list[tuple[str, float]]:
+        """(word, start in seconds) of each word heard, from Whisper's own word timing."""
+        with self._lock:
+            segments, _ = self._model.transcribe(
+                to_16k(audio, rate), language="zh", beam_size=self.beam_size,
+                temperature=0.0, condition_on_previous_text=False, no_repeat_ngram_size=4,
+                word_timestamps=True, vad_filter=False)
+            return [(word.word, word.start) for segment in segments
+                    for word in segment.words or ()]
+
+
 def to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
     samples = np.asarray(audio, dtype=np.float32).reshape(-1)
     if rate != ASR_RATE:
