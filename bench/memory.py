@@ -1,9 +1,9 @@
-"""Memory and start-up of the service under gunicorn: this tree against an earlier commit.
+"""Memory and start-up of the service under gunicorn: this tree against earlier commits.
 
-    .venv/bin/python -m bench.memory --against d67c766 [--rounds 3] [--requests 24]
+    .venv/bin/python -m bench.memory --against 47016d0 [ccb75c7 ...] [--rounds 3] [--requests 24]
 
-For each side (the earlier commit, exported with `git archive`, and this checkout) and
-each round, in alternating order so a neighbour's load falls on both alike:
+For each side (each earlier commit, exported with `git archive`, and this checkout) and
+each round, in turns (reversed every other round) so a neighbour's load falls on all alike:
 
 - WORKERS=2: seconds from spawning `gunicorn -c gunicorn.conf.py` to /readyz 200 with
   every worker warm; RSS, PSS and USS of the master and each worker from
@@ -92,13 +92,22 @@ class Side:
     loaded: list[Pod] = field(default_factory=list)
     one_worker_loaded: list[Pod] = field(default_factory=list)
     replacement_s: list[float] = field(default_factory=list)
+    first_s: list[float] = field(default_factory=list)  # the first requests after ready
+    later_s: list[float] = field(default_factory=list)  # the rest of the warm-up load
     failed_requests: int = 0
 
 
-def warm_up_load(url: str, texts: Texts, requests: int, clients: int) -> int:
-    """Uncached synthesis requests from `clients` threads; returns how many failed."""
+def warm_up_load(url: str, texts: Texts, requests: int, clients: int,
+                 side: Side | None = None) -> int:
+    """Uncached synthesis requests from `clients` threads; returns how many failed.
+    With `side`, the latencies of the first `clients` requests (each worker's first,
+    as a rule) and of the others are kept: what warm-up did not do, the first pay."""
     results, _ = closed_loop(lambda: synthesize(url, texts.next()), clients, 300.0,
                              max_requests=requests)
+    if side is not None:
+        ordered = sorted(results, key=lambda r: r.started)
+        side.first_s += [r.seconds for r in ordered[:clients]]
+        side.later_s += [r.seconds for r in ordered[clients:]]
     return sum(1 for r in results if r.status != 200) + max(0, requests - len(results))
 
 
@@ -123,13 +132,19 @@ def run_side(side: Side, texts: Texts, requests: int) -> None:
         side.start_s.append(time.monotonic() - spawned)
         time.sleep(1.0)  # let start-up garbage settle before reading idle memory
         side.idle.append(Pod.of(server))
-        side.failed_requests += warm_up_load(server.url, texts, requests, clients=2)
+        side.failed_requests += warm_up_load(server.url, texts, requests, clients=2,
+                                             side=side)
         side.loaded.append(Pod.of(server))
         side.replacement_s.append(time_replacement(server))
         side.failed_requests += warm_up_load(server.url, texts, 2, clients=2)
     with GunicornServer({**env, "WORKERS": "1"}, cwd=side.cwd, ready_streak=1) as single:
         side.failed_requests += warm_up_load(single.url, texts, requests, clients=2)
         side.one_worker_loaded.append(Pod.of(single))
+
+
+def mkdir(path: Path) -> Path:
+    path.mkdir(parents=True)
+    return path
 
 
 # ------------------------------------------------------------------ report
@@ -167,6 +182,8 @@ def rows(side: Side) -> dict[str, str]:
         f"{med(side.start_s):.2f} ({', '.join(f'{x:.2f}' for x in side.start_s)})")
     out["SIGKILL -> replacement worker ready (s)"] = (
         f"{med(side.replacement_s):.2f} ({', '.join(f'{x:.2f}' for x in side.replacement_s)})")
+    out["first request after ready / the others, latency (s)"] = (
+        f"{med(side.first_s):.2f} / {med(side.later_s):.2f}")
     out["failed requests"] = str(side.failed_requests)
     return out
 
@@ -197,14 +214,14 @@ def report(sides: list[Side], args: argparse.Namespace, load: tuple[str, str],
              *(f"| {key} | " + " | ".join(col[key] for col in columns) + " |"
                for key in columns[0])]
     return "\n".join([
-        "# Memory and start-up: this tree against an earlier commit, side by side "
+        "# Memory and start-up: this tree against earlier commits, side by side "
         "(`bench/memory.py`)",
         "",
         f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         f"- machine: {machine()}",
-        f"- code: {git_commit()} against {args.against} (`git archive`, same interpreter "
-        "and voice)",
-        f"- command: `.venv/bin/python -m bench.memory --against {args.against} "
+        f"- code: {git_commit()} against {', '.join(args.against)} (`git archive`, same "
+        "interpreter and voice)",
+        f"- command: `.venv/bin/python -m bench.memory --against {' '.join(args.against)} "
         f"--rounds {args.rounds} --requests {args.requests}` ({minutes:.1f} min)",
         f"- load average (1/5/15 min): start {load[0]}, end {load[1]}; the machine is "
         "shared, so times are noisier than on a quiet one (the sides take turns)",
@@ -232,7 +249,8 @@ def report(sides: list[Side], args: argparse.Namespace, load: tuple[str, str],
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--against", required=True, help="the earlier commit to compare with")
+    parser.add_argument("--against", required=True, nargs="+",
+                        help="the earlier commits to compare with")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=24,
                         help="uncached requests in each warm-up load")
@@ -241,8 +259,9 @@ def main() -> None:
     started, load_start = time.monotonic(), loadavg()
     texts = Texts("内存")
     with tempfile.TemporaryDirectory(prefix="memory-ab-") as tmp:
-        sides = [Side(f"@{args.against}", export(args.against, Path(tmp))),
-                 Side("this tree", ROOT)]
+        sides = [Side(f"@{commit}", export(commit, mkdir(Path(tmp) / commit)))
+                 for commit in args.against]
+        sides.append(Side("this tree", ROOT))
         for round_no in range(args.rounds):
             for side in sides if round_no % 2 == 0 else sides[::-1]:
                 print(f"round {round_no + 1}: {side.name}", flush=True)

@@ -3,7 +3,8 @@
 In process: a worker takes the preloaded front end when it was built for its settings
 and its engine's tables, and builds its own otherwise (or when there is no master).
 Under real gunicorn: the master preloads, no worker builds a front end of its own,
-the workers map the master's pages (shared, not copied), and a SIGKILLed worker's
+the workers map the master's pages (shared, not copied) and the same saved graph
+weights (tts.engines.graph_cache), and a SIGKILLed worker's
 replacement gets the same front end, becomes ready and serves. How fast and how
 small is measured by bench/memory.py, not asserted here.
 """
@@ -21,12 +22,19 @@ from config import Settings
 from tests.conftest import make_settings
 from tests.gunicorn_server import ServerFactory, distinct_text
 from tts import preload, worker
+from tts.engines.graph_cache import WEIGHTS
 from tts.engines.onnx_engine import OnnxEngine
 from tts.frontend import Frontend
 from tts.worker import Worker
 
 PRELOADED_LINE = "front end preloaded in the master"
 MIB = 2**20
+
+
+def mapped_weights(pid: int) -> frozenset[str]:
+    """The graph-cache weight files a process has memory-mapped."""
+    return frozenset(line.split()[-1] for line in Path(f"/proc/{pid}/maps").read_text()
+                     .splitlines() if line.endswith("/" + WEIGHTS))
 
 
 def load_with(monkeypatch: pytest.MonkeyPatch, engine: OnnxEngine, settings: Settings,
@@ -91,6 +99,10 @@ def test_workers_share_the_masters_front_end_and_replacements_too(
         # thousands of objects, well over 100 MiB, that a worker does not hold alone.
         memory = Memory.of(pid)
         assert memory.rss - memory.uss > 100 * MIB, (pid, memory)
+    # The graphs' weights are mapped from tts.engines.graph_cache's files, the same
+    # files in both workers (not private copies).
+    assert len({mapped_weights(pid) for pid in server.worker_pids()}) == 1
+    assert len(mapped_weights(server.worker_pids()[0])) == 2
 
     victim = server.kill_worker()
     server.wait_ready(ready_lines=3, timeout_s=60)

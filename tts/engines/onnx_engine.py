@@ -21,6 +21,7 @@ from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 
 from tts.emotions import Prosody
 from tts.engines.base import AudioChunk, EngineError, SentenceAudio, VoiceInfo
+from tts.engines.graph_cache import open_cached
 from tts.voices import Voice
 
 _LOGGER = logging.getLogger(__name__)
@@ -70,10 +71,16 @@ def providers_for(device: str) -> list[str]:
     return [CUDA, CPU] if CUDA in available else [CPU]
 
 
-def open_session(path: Path, device: str, threads: int) -> ort.InferenceSession:
-    session = ort.InferenceSession(
-        str(path), sess_options=session_options(threads), providers=providers_for(device)
-    )
+def open_session(path: Path, device: str, threads: int,
+                 model_hash: str | None = None) -> ort.InferenceSession:
+    """A session for one graph. On the CPU, with the voice's `model_hash`, the graph is
+    optimized once and then loaded from tts.engines.graph_cache: faster to open, and
+    its weights are mapped from a file that every worker shares."""
+    providers = providers_for(device)
+    if model_hash is not None and providers == [CPU]:
+        return open_cached(path, model_hash, lambda: session_options(threads), providers)
+    session = ort.InferenceSession(str(path), sess_options=session_options(threads),
+                                   providers=providers)
     got = session.get_providers()
     if device == "cuda" and got[0] != CUDA:
         raise EngineError(f"DEVICE=cuda but CUDA did not initialize for {path.name}: {got}")
@@ -93,8 +100,8 @@ class OnnxEngine:
     @classmethod
     def load(cls, voice_dir: Path, *, device: str = "auto", threads: int = 2) -> OnnxEngine:
         voice = Voice.load(voice_dir)
-        acoustic = open_session(voice.model_path("acoustic"), device, threads)
-        vocoder = open_session(voice.model_path("vocoder"), device, threads)
+        acoustic = open_session(voice.model_path("acoustic"), device, threads, voice.model_hash)
+        vocoder = open_session(voice.model_path("vocoder"), device, threads, voice.model_hash)
         where = "cuda" if acoustic.get_providers()[0] == CUDA else "cpu"
         _LOGGER.info("onnx engine: voice %s (%s) on %s, %d threads per session",
                      voice.name, voice.model_hash, where, threads)
