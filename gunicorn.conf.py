@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import importlib
 import os
 import shutil
 import signal
@@ -127,18 +128,34 @@ def worker_exit(server: Any, worker: Any) -> None:
         state.close()
 
 
+# Libraries every worker imports anyway: imported once in the master, they are shared
+# and each worker starts that much sooner. Only libraries that start no thread and bind
+# no ssl names at import belong here: not onnxruntime (its import starts a native
+# thread, which must not exist at fork), nor redis, requests or socketio (gevent cannot
+# patch the ssl names they bind), nor the app's own modules (their metrics belong to
+# each worker's process).
+SHARED_IMPORTS = ("flask", "av")
+
+
 def when_ready(server: Any) -> None:
     """In the master, once it listens and before it forks: build the front end that
     every worker (and every replacement) will share copy-on-write. If it fails, the
     workers build their own and report what is wrong through /readyz."""
-    from tts.preload import preload
-
     started = time.perf_counter()
+    # Importing and building make some million objects: the collector would scan them
+    # again and again for nothing (preload collects and freezes once at its end).
+    gc.disable()
     try:
+        for name in SHARED_IMPORTS:
+            importlib.import_module(name)
+        from tts.preload import preload
+
         preload(settings)
     except Exception:
         server.log.exception("front end not preloaded: each worker builds its own")
         return
+    finally:
+        gc.enable()
     server.log.info("front end preloaded in the master in %.2f s (%d objects frozen)",
                     time.perf_counter() - started, gc.get_freeze_count())
 
