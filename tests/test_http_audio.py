@@ -129,8 +129,10 @@ def test_frontend_shows_the_pieces_synthesis_says(client: FlaskClient, engine: O
     pieces = client.post("/api/frontend", json={"text": LONG}).get_json()["sentences"]
     assert len(pieces) >= 3 and all(len(p["pinyin"]) <= 20 for p in pieces)
     ids = [[voice.symbol_to_id[ph] for ph in p["phones"]] for p in pieces]
-    said = [engine.synthesize(voice.name, p["text"], i, Prosody()).audio
-            for p, i in zip(pieces, ids, strict=True)]
+    assert any(p["tight_end"] for p in pieces)  # a clause cut between words
+    said = [engine.synthesize(voice.name, p["text"], i,
+                              Prosody(tight_start=p["tight_start"], tight_end=p["tight_end"])
+                              ).audio for p, i in zip(pieces, ids, strict=True)]
     expected = np.round(join(said, [p["pause_s"] for p in pieces], NATIVE_RATE) * 32767)
     response = client.post("/api/tts", json={"text": LONG, "format": "pcm"})
     got = np.frombuffer(response.data, dtype="<i2").astype(np.float64)

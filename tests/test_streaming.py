@@ -19,6 +19,7 @@ from flask import Flask
 
 from tests.conftest import make_settings, started_app
 from tests.gunicorn_server import HOST, ServerFactory
+from tts.engines.base import AudioChunk
 from tts.worker import Worker
 
 TEXT = "人工智能技术正在快速发展，语音合成已经广泛应用于导航、客服和有声读物等领域。"
@@ -115,7 +116,7 @@ def test_disconnect_stops_synthesis(stream_app: Flask, worker: Worker,
     produced: list[int] = []
     real_stream = engine.stream
 
-    def counting_stream(*args: Any, **kwargs: Any) -> Iterator[tuple[np.ndarray, bool]]:
+    def counting_stream(*args: Any, **kwargs: Any) -> Iterator[AudioChunk]:
         for item in real_stream(*args, **kwargs):
             produced.append(1)
             yield item

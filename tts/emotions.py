@@ -35,6 +35,9 @@ class Prosody:
     scales the output samples where loudness is wanted; the synthesizer applies
     it, engines ignore it. `emotion` and
     `intensity` are for engines that render emotion themselves (Sambert).
+    `tight_start` and `tight_end` ask for little of the voice's own edge silence on
+    that side: the sentence joins a neighbour cut from the same clause, where a
+    reader makes almost no pause.
     """
 
     speed: float = 1.0
@@ -44,9 +47,11 @@ class Prosody:
     gain: float = 1.0
     emotion: str = "neutral"
     intensity: float = 1.0
+    tight_start: bool = False
+    tight_end: bool = False
 
 
-# Tuned by measurement, not by ear: bench/emotions.py (table in README "Emotions").
+# Tuned by measurement, not by ear: bench/emotions.py (table in bench/results/emotions.md).
 # speed: speaking rate; f0: pitch-contour range; pitch: register; energy: the
 # model's (timbre); gain: loudness of the output.
 PRESETS: dict[str, Prosody] = {

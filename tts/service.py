@@ -229,9 +229,12 @@ class SpeechService:
             self._planned.put(request, planned)
         return planned
 
-    def key_for(self, request: SpeechRequest, sentences: list[Sentence]) -> str:
-        spoken = json.dumps([[s.text, s.phones, s.pause_s, *s.overrides()] for s in sentences],
-                            ensure_ascii=False)
+    def key_for(self, request: SpeechRequest, sentences: list[Sentence], *,
+                part: bool = False) -> str:
+        """The cache key of a whole request, or (`part`) of one sentence of a long text:
+        the two hold different meta, so they never share an entry."""
+        said: list[object] = [[s.text, s.phones, s.pause_s, *s.overrides()] for s in sentences]
+        spoken = json.dumps(["part", *said] if part else said, ensure_ascii=False)
         return request_key(
             text=spoken,
             voice=request.voice,
@@ -252,7 +255,8 @@ class SpeechService:
                              request.intensity if sentence.intensity is None
                              else sentence.intensity)
         return replace(preset, speed=preset.speed * request.speed * sentence.rate,
-                       pitch=preset.pitch * sentence.pitch, gain=preset.gain * sentence.volume)
+                       pitch=preset.pitch * sentence.pitch, gain=preset.gain * sentence.volume,
+                       tight_start=sentence.tight_start, tight_end=sentence.tight_end)
 
     def _create(self, request: SpeechRequest, sentences: list[Sentence]) -> CachedAudio:
         """Synthesize, join and encode under one reservation: a request is refused
@@ -290,7 +294,7 @@ class SpeechService:
         in any text, is not synthesized again."""
         rate = self.engine.sample_rate
         piece = replace(request, fmt=SENTENCE_FORMAT, sample_rate=rate)
-        key = self.key_for(piece, [replace(sentence, pause_s=0.0)])
+        key = self.key_for(piece, [replace(sentence, pause_s=0.0)], part=True)
 
         def say() -> Iterator[Said]:
             return self.synthesizer.say(request.voice, sentence, index,

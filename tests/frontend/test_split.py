@@ -118,3 +118,14 @@ def test_nothing_to_say(frontend: Frontend, text: str) -> None:
         frontend.analyze(text)
     with pytest.raises(ValueError):
         frontend.first_clause_split(text)
+
+
+def test_only_cuts_inside_a_clause_are_said_tight(voice_tables) -> None:
+    fe = Frontend(*voice_tables, max_syllables=14)
+    out = fe.analyze("我们今天上午一起去公园散步因为天气特别好，大家都很开心。明天见")
+    assert [(s.tight_start, s.tight_end) for s in out] == [
+        (False, True), (True, False), (False, False), (False, False)]
+    assert [s.pause_s for s in out] == [WORD_PAUSE_S, CLAUSE_PAUSE_S, SENTENCE_PAUSE_S, 0.0]
+    # an SSML break is the caller's pause, even a zero one
+    ssml = fe.analyze('<speak>你好<break time="0ms"/>我们走吧</speak>')
+    assert not any(s.tight_start or s.tight_end for s in ssml)

@@ -44,6 +44,10 @@ STREAM_MAX_FRAMES = 256
 # decoder and the vocoder smooth across neighbouring frames), so reported timings
 # move that much later; bench/timestamps.py checks them against a recognizer.
 AUDIBLE_LAG_FRAMES = 3
+# Edge silence kept where a sentence joins a neighbour cut from the same clause. The
+# end keeps more: the last syllable's sound outlasts its frames by several frames.
+TIGHT_LEAD_FRAMES = 1
+TIGHT_TAIL_FRAMES = 12
 
 
 def session_options(threads: int) -> ort.SessionOptions:
@@ -195,7 +199,7 @@ class OnnxEngine:
         if voice != self.voice.name:
             raise EngineError(f"voice {voice!r} is not loaded")
         started = time.perf_counter()
-        mel, frames = self.mel(ids, prosody)
+        mel, frames = tightened(*self.mel(ids, prosody), prosody)
         acoustic_s = time.perf_counter() - started
         hop = self.voice.hop_size
         # The pitch shift below plays the audio `pitch` times faster.
@@ -240,6 +244,24 @@ def shift_pitch(audio: np.ndarray, sample_rate: int, ratio: float) -> np.ndarray
         return audio
     shifted = soxr.resample(audio, sample_rate * ratio, sample_rate, quality="HQ")
     return np.clip(shifted, -1.0, 1.0).astype(np.float32, copy=False)
+
+
+def tightened(mel: np.ndarray, frames: list[int], prosody: Prosody) -> (
+        tuple[np.ndarray, list[int]]):
+    """The mel without most of its opening or closing silence where `prosody` asks
+    (cut before vocoding, so whole and streamed audio stay the same)."""
+    if len(frames) < 3 or not (prosody.tight_start or prosody.tight_end):
+        return mel, frames
+    frames = list(frames)
+    lead = max(0, frames[0] - TIGHT_LEAD_FRAMES) if prosody.tight_start else 0
+    frames[0] -= lead
+    tail = max(0, frames[-2] + frames[-1] - TIGHT_TAIL_FRAMES) if prosody.tight_end else 0
+    cut = tail
+    for k in (-1, -2):  # eos first, then the closing sil
+        taken = min(cut, frames[k])
+        frames[k] -= taken
+        cut -= taken
+    return mel[:, lead:mel.shape[1] - tail], frames
 
 
 def heard_frames(frames: list[int]) -> list[int]:

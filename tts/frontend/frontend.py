@@ -48,12 +48,17 @@ class Sentence:
     intensity: float | None = None
     lead_s: float = 0.0
     units: tuple[tuple[str, int, bool], ...] = ()
+    tight_start: bool = False  # cut from the same clause as the sentence before
+    tight_end: bool = False  # ... as the sentence after: said without edge silence there
 
     def overrides(self) -> list[object]:
         """The SSML settings for a cache key: empty when there are none, so plain
         text keeps the keys it always had."""
         values: list[object] = [self.rate, self.pitch, self.volume, self.emotion,
                                 self.intensity, self.lead_s]
+        tight = [self.tight_start, self.tight_end]
+        if tight != [False, False]:
+            values.extend(tight)
         return [] if values == [1.0, 1.0, 1.0, None, None, 0.0] else values
 
 
@@ -128,7 +133,8 @@ class Frontend:
         phones = build_phones(self._table, syllables)
         text = "".join(text_parts).strip()
         sentence = Sentence(text, [s for s, _ in syllables], phones, self._table.ids(phones),
-                            pause_s, units=_units(piece.words))
+                            pause_s, units=_units(piece.words), tight_start=piece.tight_start,
+                            tight_end=piece.tight_end)
         if style is None or style == Style():
             return sentence
         return replace(sentence, rate=style.rate, pitch=style.pitch, volume=style.volume,

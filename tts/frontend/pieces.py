@@ -53,6 +53,8 @@ class Piece:
 
     words: list[Word]
     pause_s: float
+    tight_start: bool = False  # cut from the same clause as the piece before
+    tight_end: bool = False  # ... as the piece after
 
     @property
     def syllables(self) -> int:
@@ -115,7 +117,8 @@ def cut_clause(words: list[Word], max_syllables: int) -> list[Piece]:
         bounds.append(j)
         j = back[j]
     bounds.reverse()
-    pieces = [Piece(parts[start:end], WORD_PAUSE_S)
+    pieces = [Piece(parts[start:end], WORD_PAUSE_S, tight_start=start > 0,
+                    tight_end=end < len(parts))
               for start, end in zip([0, *bounds[:-1]], bounds, strict=True)]
     pieces[-1].pause_s = CLAUSE_PAUSE_S
     return pieces

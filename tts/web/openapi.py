@@ -166,7 +166,12 @@ def _schemas(settings: Settings) -> dict[str, Any]:
                 "pinyin": {"type": "array", "items": {"type": "string"}},
                 "phones": {"type": "array", "items": {"type": "string"}},
                 "pause_s": {"type": "number", "minimum": 0,
-                            "description": "silence after this acoustic pass"}}}}}},
+                            "description": "silence after this acoustic pass"},
+                "tight_start": {"type": "boolean", "description": "said without its opening "
+                                "silence: the pass before was cut from the same clause"},
+                "tight_end": {"type": "boolean", "description": "said without most of its "
+                              "closing silence: the next pass is cut from the same clause"},
+            }}}}},
         "Status": {"type": "object", "properties": {"status": {"type": "string"}}},
         "Readiness": {"type": "object", "required": ["ready"], "properties": {
             "ready": {"type": "boolean"}, "draining": {"type": "boolean"},

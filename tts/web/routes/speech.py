@@ -110,5 +110,6 @@ def frontend() -> Response:
     return jsonify({
         "normalized": synthesizer.frontend.normalize(text),
         "sentences": [{"text": s.text, "pinyin": s.pinyin, "phones": s.phones,
-                       "pause_s": s.pause_s} for s in sentences],
+                       "pause_s": s.pause_s, "tight_start": s.tight_start,
+                       "tight_end": s.tight_end} for s in sentences],
     })
