@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import base64
 import io
+import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,7 +72,7 @@ def measure(audio: np.ndarray, rate: int, result: dict[str, Any], plan: list[Any
         found[KINDS[piece["pause_s"]]].append(silence_around(level, middle))
     units = result["alignment"]
     text = result["text"]
-    for before, after in zip(units, units[1:], strict=False):
+    for before, after in itertools.pairwise(units):
         between = text[before["offset"] + before["length"]:after["offset"]]
         same_piece = not any(before["end"] < p["start"] <= after["start"] for p in passes)
         if "，" in between and same_piece and after["start"] > before["end"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import json
 from typing import Any
 
@@ -43,7 +44,7 @@ def assert_well_timed(result: dict[str, Any]) -> None:
     assert units
     for unit in units:
         assert 0 <= unit["start"] < unit["end"] <= result["duration"] + 1e-3
-    for before, after in zip(units, units[1:], strict=False):
+    for before, after in itertools.pairwise(units):
         assert after["start"] >= before["end"] - 1e-3
     assert units[0]["start"] < 0.5
     assert abs(units[-1]["end"] - result["duration"]) <= FRAME_S
@@ -61,7 +62,7 @@ def test_entries_are_the_callers_own_text(client: FlaskClient) -> None:
         assert not span & covered, f"{unit} overlaps an earlier entry"
         covered |= span
     assert [u["offset"] for u in units] == sorted(u["offset"] for u in units)
-    spoken = {i for i, ch in enumerate(TEXT) if is_han(ch) or ch.isascii() and ch.isalnum()}
+    spoken = {i for i, ch in enumerate(TEXT) if is_han(ch) or (ch.isascii() and ch.isalnum())}
     assert spoken <= covered, [TEXT[i] for i in sorted(spoken - covered)]
     by_text = {u["text"]: u for u in units}
     assert by_text["2026年"]["pinyin"] == ["er4", "ling2", "er4", "liu4", "nian2"]
@@ -139,7 +140,7 @@ def test_subtitles_parse_and_match_the_audio(client: FlaskClient) -> None:
         assert len(cue.content) <= 14 or cue.content == "www.example.com"
         assert cue.content in text
         assert cue.start < cue.end
-    assert all(a.end <= b.start for a, b in zip(cues, cues[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(cues))
     assert abs(cues[-1].end.total_seconds() - duration) <= FRAME_S + 1e-3
     assert "".join(c.content for c in cues).replace("，", "") == \
         text.replace("，", "").replace("。", "").replace("！", "")
