@@ -1,13 +1,14 @@
 """`python -m config`: print the settings table; `--check` the environment;
-`--readme FILE` rewrite the table inside FILE (the README) in place."""
+`--readme FILE` rewrite the table inside FILE (docs/configuration.md) in place."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
-from config.settings import Settings, SettingsError, markdown_table
+from config.settings import Settings, SettingsError, help_text, markdown_table
 
 TABLE_HEAD = "| variable | default | allowed | meaning |"
 
@@ -21,11 +22,26 @@ def rewrite_table(path: Path) -> None:
                     encoding="utf-8")
 
 
-def main() -> int:
-    if len(sys.argv) == 3 and sys.argv[1] == "--readme":
-        rewrite_table(Path(sys.argv[2]))
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m config", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Print the settings table (Markdown) when run without options.",
+        epilog="settings (environment variables; empty means unset):\n" + help_text())
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--check", action="store_true",
+                        help="read the environment and print the resolved settings as "
+                             "JSON, secrets masked; exit 2 on a bad value")
+    action.add_argument("--readme", type=Path, metavar="FILE",
+                        help="rewrite the settings table inside FILE in place")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.readme is not None:
+        rewrite_table(args.readme)
         return 0
-    if sys.argv[1:] == ["--check"]:
+    if args.check:
         try:
             print(json.dumps(Settings.from_env().masked(), indent=1))
         except SettingsError as exc:
