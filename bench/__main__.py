@@ -31,8 +31,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import load, plots
-from bench.load import BENCH_DIR, ROOT, Texts, ms, pct, rss_mb, synthesize
+from bench import plots
+from bench.load import BENCH_DIR, ROOT, Texts, ms, pct, wait_for_load
 from bench.phases import (
     Figures,
     Settings,
@@ -49,8 +49,10 @@ from bench.results_md import RESULTS_DIR, render
 from bench.run_info import git_commit, machine
 from bench.seed_baseline import RAW_VOICE
 from bench.servers import SeedServer
-from tests.gunicorn_server import GunicornServer
-from tests.redis_fixture import RedisServer
+from tts.testing.gunicorn_server import GunicornServer
+from tts.testing.load import synthesize
+from tts.testing.procfs import loadavg, rss_mb
+from tts.testing.redis_servers import RedisServer
 
 _LOGGER = logging.getLogger("bench")
 
@@ -75,9 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         str(RAW_VOICE)], cwd=ROOT, check=True)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     fig = Figures()
-    waited, seen = (0.0, [load.loadavg()])
+    waited, seen = (0.0, [loadavg()])
     if args.wait_load is not None:
-        waited, seen = load.wait_for_load(args.wait_load, args.wait_max)
+        waited, seen = wait_for_load(args.wait_load, args.wait_max)
     started = time.monotonic()
     fig.meta = {
         "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
@@ -85,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": shlex.join([".venv/bin/python", "-m", "bench",
                                *(sys.argv[1:] if argv is None else argv)]),
         "load_waited_s": waited, "load_seen_while_waiting": seen,
-        "load_start": load.loadavg(), "quick": args.quick,
+        "load_start": loadavg(), "quick": args.quick,
         "wrk": shutil.which("wrk") is not None,
     }
     measure_rtf(fig, s)
@@ -119,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             service.stop()
             seed.stop()
             redis.stop()
-    fig.meta["load_end"] = load.loadavg()
+    fig.meta["load_end"] = loadavg()
     fig.meta["duration_s"] = time.monotonic() - started
     plots.write_all(RESULTS_DIR, fig.values)
     (RESULTS_DIR / "bench.json").write_text(

@@ -28,12 +28,14 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench.hammer import WrkResult, hammer
-from bench.load import ROOT, cpu_seconds, load_corpus, loadavg
+from bench.load import ROOT
 from bench.phases import prime
 from bench.results_md import RESULTS_DIR
 from bench.run_info import git_commit, machine
 from bench.servers import BareServer
-from tests.gunicorn_server import GunicornServer, children_of
+from tts.testing.gunicorn_server import GunicornServer
+from tts.testing.procfs import children_of, cpu_seconds, loadavg
+from tts.testing.texts import load_corpus
 
 SERVER_CPU, WRK_CPU = 0, 1  # with --pin
 

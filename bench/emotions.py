@@ -3,10 +3,11 @@
     .venv/bin/python -m bench.emotions [--sentences 20] [--write]
 
 Each preset says the first N lines of bench/corpus.txt (each line one request, as
-the service would: front end, engine, output gain, join). Per line the YIN pitch
-tracker in bench/measure.py gives the mean and standard deviation of F0 over
-voiced frames, the RMS of the speech (pauses left out) and syllables per second of
-audio; the table shows the mean over lines and the change against neutral.
+the service would: front end, engine, output gain, join; tts.testing.emotions).
+Per line the YIN pitch tracker in tts/testing/prosody.py gives the mean and
+standard deviation of F0 over voiced frames, the RMS of the speech (pauses left
+out) and syllables per second of audio; the table shows the mean over lines and
+the change against neutral.
 `--write` also writes bench/results/emotions.md.
 """
 
@@ -14,60 +15,16 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import time
-from dataclasses import dataclass
 
-import numpy as np
-
-from bench.load import load_corpus
-from bench.measure import Measures, measure
 from bench.results_md import RESULTS_DIR
-from tts.audio import join
-from tts.emotions import EMOTIONS, PRESETS, prosody_for
+from tts.emotions import EMOTIONS, PRESETS
 from tts.engines.onnx_engine import OnnxEngine
 from tts.frontend import Frontend
-from tts.synthesizer import with_gain
+from tts.testing.emotions import Row, corpus_lines, measure_emotion
 from tts.voices.build import default_voice_dir
 
 COMMAND = ".venv/bin/python -m bench.emotions --sentences 20 --write"
-
-
-@dataclass(frozen=True)
-class Row:
-    emotion: str
-    f0_mean_hz: float
-    f0_std_hz: float
-    rms_db: float
-    syllables_per_s: float
-
-
-def say(engine: OnnxEngine, frontend: Frontend, text: str, emotion: str,
-        intensity: float = 1.0) -> tuple[np.ndarray, int]:
-    """One request's audio with the preset, and its syllable count."""
-    prosody = prosody_for(emotion, intensity)
-    sentences = frontend.analyze(text)
-    pieces = [with_gain(engine.synthesize(engine.voice.name, s.text, s.ids, prosody).audio,
-                        prosody.gain) for s in sentences]
-    audio = join(pieces, [s.pause_s for s in sentences], engine.sample_rate)
-    return audio, sum(len(s.pinyin) for s in sentences)
-
-
-def measure_emotion(engine: OnnxEngine, frontend: Frontend, lines: list[str], emotion: str,
-                    intensity: float = 1.0) -> Row:
-    found: list[Measures] = []
-    for line in lines:
-        audio, syllables = say(engine, frontend, line, emotion, intensity)
-        found.append(measure(audio, engine.sample_rate, syllables))
-    return Row(emotion,
-               statistics.fmean(m.f0_mean_hz for m in found),
-               statistics.fmean(m.f0_std_hz for m in found),
-               statistics.fmean(m.rms_db for m in found),
-               statistics.fmean(m.syllables_per_s for m in found))
-
-
-def corpus_lines(count: int) -> list[str]:
-    return load_corpus()[:count]
 
 
 def pct(value: float, base: float) -> str:
@@ -117,7 +74,7 @@ def main() -> None:
             f"({engine.model_hash})\n"
             f"- corpus: the first {len(lines)} lines of `bench/corpus.txt`, each said as one "
             "request (front end, engine, output gain, join)\n"
-            "- measures (bench/measure.py): mean and standard deviation of F0 over voiced "
+            "- measures (tts/testing/prosody.py): mean and standard deviation of F0 over voiced "
             "10 ms frames (YIN, 70-500 Hz), RMS of the speech with pauses under -45 dBFS "
             "left out, syllables per second of returned audio; each the mean over lines, "
             "in brackets the change against neutral\n\n"

@@ -19,7 +19,8 @@ from typing import Any
 
 import requests
 
-from bench.load import Result, closed_loop, pct, post_tts
+from bench.load import pct
+from tts.testing.load import Result, closed_loop, post_tts
 
 
 @dataclass(frozen=True)

@@ -49,11 +49,11 @@ from flask import Flask
 
 from app import create_app
 from bench import asr
-from bench.load import load_corpus
 from bench.results_md import RESULTS_DIR
 from bench.run_info import git_commit, machine
 from config import Settings
 from tts.emotions import EMOTIONS
+from tts.testing.texts import load_corpus
 from tts.voices.build import default_voice_dir
 
 _LOGGER = logging.getLogger("bench.intelligibility")

@@ -27,10 +27,10 @@ import soundfile as sf
 from flask import Flask
 
 from app import create_app
-from bench.load import load_corpus
 from bench.run_info import git_commit, machine
 from config import Settings
 from tts.frontend.pieces import CLAUSE_PAUSE_S, SENTENCE_PAUSE_S, WORD_PAUSE_S
+from tts.testing.texts import load_corpus
 from tts.voices.build import default_voice_dir
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -33,10 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.cached_ab import export
-from bench.load import ROOT, Texts, closed_loop, loadavg, synthesize
+from bench.load import ROOT, Texts
 from bench.results_md import RESULTS_DIR
 from bench.run_info import git_commit, machine
-from tests.gunicorn_server import GunicornServer
+from tts.testing.gunicorn_server import GunicornServer
+from tts.testing.load import closed_loop, synthesize
+from tts.testing.procfs import loadavg
 
 MIB = 2**20
 

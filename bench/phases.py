@@ -20,24 +20,23 @@ from typing import Any
 
 import requests
 
-from bench import load
 from bench import rtf as rtf_bench
 from bench.hammer import hammer, have_wrk
-from bench.load import (
-    HealthzProbe,
-    MixedTexts,
-    Result,
-    Texts,
-    closed_loop,
-    cpu_seconds,
-    first_audio,
-    rss_mb,
-    synthesize,
-)
+from bench.load import MixedTexts, Texts
 from bench.results_md import RESULTS_DIR
 from bench.seed_baseline import RAW_VOICE
 from bench.servers import BareServer, SeedServer
-from tests.gunicorn_server import GunicornServer, chinese_number
+from tts.testing.gunicorn_server import GunicornServer
+from tts.testing.load import (
+    Background,
+    HealthzProbe,
+    Result,
+    closed_loop,
+    first_audio,
+    synthesize,
+)
+from tts.testing.procfs import cpu_seconds, loadavg, rss_mb
+from tts.testing.texts import chinese_number, load_corpus
 from tts.voices.build import default_voice_dir
 
 _LOGGER = logging.getLogger("bench")  # the driver's logger: one name in the run's log
@@ -89,7 +88,7 @@ def phase(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     def wrap(fn: Callable[..., None]) -> Callable[..., None]:
         def run(*args: Any, **kwargs: Any) -> None:
             started = time.monotonic()
-            _LOGGER.info("phase %s: start (load %s)", name, load.loadavg())
+            _LOGGER.info("phase %s: start (load %s)", name, loadavg())
             fn(*args, **kwargs)
             _LOGGER.info("phase %s: %.0f s", name, time.monotonic() - started)
         return run
@@ -102,14 +101,14 @@ def ok_seconds(results: Sequence[Result]) -> list[float]:
 
 @phase("rtf")
 def measure_rtf(fig: Figures, s: Settings) -> None:
-    corpus = load.load_corpus()
+    corpus = load_corpus()
     configs = rtf_bench.load_configs([default_voice_dir(), RAW_VOICE], [2])
     meta = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": fig.meta["machine"], "load_start": load.loadavg(),
+            "machine": fig.meta["machine"], "load_start": loadavg(),
             "command": f".venv/bin/python -m bench (runs bench.rtf's measure, {s.rtf_runs} runs,"
                        " 2 ORT threads)", "corpus": "bench/corpus.txt"}
     loads = rtf_bench.measure(configs, corpus, s.rtf_runs)
-    meta["load_end"] = load.loadavg()
+    meta["load_end"] = loadavg()
     (RESULTS_DIR / "rtf_in_bench.md").write_text(rtf_bench.report(configs, corpus, meta, loads),
                                         encoding="utf-8")
     service, seed = (rtf_bench.median_of_runs(c) for c in configs)
@@ -174,10 +173,10 @@ def measure_ttfa(fig: Figures, s: Settings, url: str, seed_url: str) -> None:
     stream = "/api/tts/stream"
     alone = ttfa(url, texts, stream, s.ttfa_samples)
     seed_alone = ttfa(seed_url, seed_texts, "/api/tts", s.seed_ttfa_samples)
-    with load.Background(lambda: first_audio(url, texts.next(), stream), 4):
+    with Background(lambda: first_audio(url, texts.next(), stream), 4):
         time.sleep(1.0)
         loaded = ttfa(url, texts, stream, s.ttfa_samples)
-    with load.Background(lambda: synthesize(seed_url, seed_texts.next()), 4):
+    with Background(lambda: synthesize(seed_url, seed_texts.next()), 4):
         time.sleep(1.0)
         seed_loaded = ttfa(seed_url, seed_texts, "/api/tts", s.seed_ttfa_samples)
     fig.put("ttfa", {"service": alone, "service_4": loaded, "seed": seed_alone,
@@ -234,7 +233,7 @@ def prime(url: str, body: dict[str, Any], tier: str, streak: int = 6) -> bytes:
 
 @phase("cached requests/s")
 def measure_cached(fig: Figures, s: Settings, url: str, redis_url: str, workers: int) -> None:
-    body: dict[str, Any] = {"text": load.load_corpus()[0]}
+    body: dict[str, Any] = {"text": load_corpus()[0]}
     data = prime(url, body, "hit-memory")
     with tempfile.NamedTemporaryFile(suffix=".wav", delete=False) as handle:
         handle.write(data)

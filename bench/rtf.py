@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from bench.load import CORPUS, ROOT, load_corpus, loadavg, wait_for_load
+from bench.load import ROOT, wait_for_load
 from bench.results_md import RESULTS_DIR
 from bench.run_info import machine
 from bench.seed_baseline import RAW_VOICE
@@ -38,6 +38,8 @@ from tts.audio import join
 from tts.emotions import Prosody
 from tts.engines.onnx_engine import OnnxEngine
 from tts.frontend import Frontend
+from tts.testing.procfs import loadavg
+from tts.testing.texts import CORPUS, load_corpus
 from tts.voices.build import default_voice_dir
 
 _LOGGER = logging.getLogger(__name__)

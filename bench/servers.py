@@ -19,8 +19,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from bench.load import HOST, ROOT, http_ok, synthesize
-from tests.gunicorn_server import free_port
+from bench.load import ROOT
+from tts.testing.load import http_ok, synthesize
+from tts.testing.ports import HOST, free_port
 
 PYTHON = Path(sys.executable)
 GUNICORN = PYTHON.parent / "gunicorn"

@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
-from bench.emotions import Row, corpus_lines, measure_emotion
 from tts.emotions import EMOTIONS, PRESETS, prosody_for
 from tts.engines.onnx_engine import OnnxEngine
 from tts.frontend import Frontend
+from tts.testing.emotions import Row, corpus_lines, measure_emotion
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import requests
 
-from tests.gunicorn_server import ServerFactory
+from tts.testing.gunicorn_server import ServerFactory
 
 CORPUS = Path(__file__).resolve().parents[1] / "bench" / "corpus.txt"
 

@@ -18,8 +18,8 @@ from bench.faults.outcome import Outcome
 from bench.faults.overload import overload
 from bench.faults.redis_restart import redis_restart
 from bench.faults.signals import kill_worker
-from tests.gunicorn_server import ServerFactory
-from tests.redis_fixture import RedisServer
+from tts.testing.gunicorn_server import ServerFactory
+from tts.testing.redis_servers import RedisServer
 
 
 def report(outcome: Outcome) -> None:

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from bench.load import cpu_seconds
-from tests.gunicorn_server import GunicornServer, ServerFactory, distinct_text
+from tts.testing.gunicorn_server import GunicornServer, ServerFactory
+from tts.testing.procfs import cpu_seconds
+from tts.testing.texts import distinct_text
 
 CLIENT_TIMEOUT_S = 30.0
 _COUNTER = itertools.count()

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 
 from tests.conftest import make_settings, started_app
-from tests.redis_fixture import RedisServer
 from tts.engines.base import SentenceAudio
+from tts.testing.redis_servers import RedisServer
 from tts.worker import Worker
 
 TIMEOUT_S = 0.1

@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from prometheus_client import REGISTRY
 
 from tests.conftest import assert_error, make_settings, post_raw, started_app
-from tests.gunicorn_server import distinct_text
+from tts.testing.texts import distinct_text
 from tts.web.middleware.hits import BODY_LIMIT
 from tts.worker import Worker
 

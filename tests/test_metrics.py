@@ -15,8 +15,8 @@ import requests
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.gunicorn_server import GunicornServer
-from tests.redis_fixture import RedisServer
+from tts.testing.gunicorn_server import GunicornServer
+from tts.testing.redis_servers import RedisServer
 from tts.web.observability.metrics import observe_first_audio
 
 FAMILIES = {

@@ -20,11 +20,12 @@ import requests
 from bench.memory import Memory
 from config import Settings
 from tests.conftest import make_settings
-from tests.gunicorn_server import ServerFactory, distinct_text
 from tts import preload, worker
 from tts.engines.graph_cache import WEIGHTS
 from tts.engines.onnx_engine import OnnxEngine
 from tts.frontend import Frontend
+from tts.testing.gunicorn_server import ServerFactory
+from tts.testing.texts import distinct_text
 from tts.worker import Worker
 
 PRELOADED_LINE = "front end preloaded in the master"

@@ -10,7 +10,8 @@ import pytest
 import requests
 import socketio
 
-from tests.gunicorn_server import HOST, GunicornServer, ServerFactory, free_port
+from tts.testing.gunicorn_server import GunicornServer, ServerFactory
+from tts.testing.ports import HOST, free_port
 
 TEXT = "人工智能技术正在快速发展，语音合成已经广泛应用于导航和客服。"
 

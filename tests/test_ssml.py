@@ -16,10 +16,10 @@ import pytest
 import soundfile as sf
 from flask.testing import FlaskClient
 
-from bench.measure import measure, rms_db
 from tests.conftest import make_settings, started_app
 from tts.frontend import Frontend, SsmlError
 from tts.frontend.ssml import MAX_DEPTH, is_ssml, parse_ssml
+from tts.testing.prosody import measure, rms_db
 
 BASE = "今天天气很好，我们一起去公园散步吧。"
 

@@ -18,8 +18,9 @@ import soundfile as sf
 from flask import Flask
 
 from tests.conftest import make_settings, started_app
-from tests.gunicorn_server import HOST, ServerFactory
 from tts.engines.base import AudioChunk
+from tts.testing.gunicorn_server import ServerFactory
+from tts.testing.ports import HOST
 from tts.worker import Worker
 
 TEXT = "人工智能技术正在快速发展，语音合成已经广泛应用于导航、客服和有声读物等领域。"

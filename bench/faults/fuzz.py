@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from bench.faults.outcome import Outcome
-from tests.gunicorn_server import GunicornServer
+from tts.testing.gunicorn_server import GunicornServer
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 

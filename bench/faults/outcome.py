@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.load import Result, rss_mb
-from tests.gunicorn_server import GunicornServer
+from tts.testing.gunicorn_server import GunicornServer
+from tts.testing.load import Result
+from tts.testing.procfs import rss_mb
 
 
 @dataclass

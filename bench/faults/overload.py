@@ -7,16 +7,9 @@ import math
 import time
 
 from bench.faults.outcome import Outcome, statuses, worker_rss
-from bench.load import (
-    HealthzProbe,
-    Result,
-    Texts,
-    capacity,
-    closed_loop,
-    pct,
-    synthesize,
-)
-from tests.gunicorn_server import GunicornServer
+from bench.load import Texts, pct
+from tts.testing.gunicorn_server import GunicornServer
+from tts.testing.load import HealthzProbe, Result, capacity, closed_loop, synthesize
 
 
 def overload(server: GunicornServer, seconds: float, multiple: int = 4,

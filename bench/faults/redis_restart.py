@@ -8,9 +8,10 @@ import time
 from collections import Counter
 
 from bench.faults.outcome import Outcome, statuses
-from bench.load import MixedTexts, Texts, closed_loop, synthesize, wait_until
-from tests.gunicorn_server import GunicornServer
-from tests.redis_fixture import RedisServer
+from bench.load import MixedTexts, Texts
+from tts.testing.gunicorn_server import GunicornServer
+from tts.testing.load import closed_loop, synthesize, wait_until
+from tts.testing.redis_servers import RedisServer
 
 
 def redis_restart(server: GunicornServer, redis: RedisServer, seconds: float,

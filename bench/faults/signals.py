@@ -8,8 +8,9 @@ import threading
 import time
 
 from bench.faults.outcome import Outcome, statuses
-from bench.load import Result, Texts, closed_loop, synthesize, wait_until
-from tests.gunicorn_server import GunicornServer
+from bench.load import Texts
+from tts.testing.gunicorn_server import GunicornServer
+from tts.testing.load import Result, closed_loop, synthesize, wait_until
 
 
 def kill_worker(server: GunicornServer, seconds: float, clients: int = 4) -> Outcome:

@@ -10,8 +10,9 @@ from collections import Counter
 import requests
 
 from bench.faults.outcome import Outcome, statuses, worker_rss
-from bench.load import Result, Texts, closed_loop, post_tts, synthesize
-from tests.gunicorn_server import GunicornServer
+from bench.load import Texts
+from tts.testing.gunicorn_server import GunicornServer
+from tts.testing.load import Result, closed_loop, post_tts, synthesize
 
 
 def soak(server: GunicornServer, total: int, warm_up: int, clients: int = 8,

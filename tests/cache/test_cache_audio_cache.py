@@ -14,7 +14,7 @@ from cache.entry import pack
 from cache.keys import lock_key
 
 if TYPE_CHECKING:
-    from tests.redis_fixture import RedisServer
+    from tts.testing.redis_servers import RedisServer
 
 TIMEOUT_S = 0.1
 RESET_S = 0.3

@@ -15,7 +15,7 @@ from cache.keys import lock_key
 from cache.redis_tier import ACQUIRED, HELD
 
 if TYPE_CHECKING:
-    from tests.redis_fixture import RedisClusterSet
+    from tts.testing.redis_servers import RedisClusterSet
 
 # Larger than the service's default so a busy shared machine does not turn a slow
 # answer into a miss; a dead server refuses at once whatever the timeout.

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from tests.redis_fixture import RedisServer
+    from tts.testing.redis_servers import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ from cache.keys import lock_key
 from cache.redis_tier import RedisTier, redact_url
 
 if TYPE_CHECKING:
-    from tests.redis_fixture import RedisServer
+    from tts.testing.redis_servers import RedisServer
 
 KEY = "tts:" + "ab" * 16
 ENTRY = CachedAudio(data=b"\x00\x01audio\xff" * 500, duration_s=0.5)

@@ -19,7 +19,7 @@ from cache import AudioCache, CachedAudio, MemoryTier, RedisTier, request_key
 from cache.redis_tier import ACQUIRED, HELD
 
 if TYPE_CHECKING:
-    from tests.redis_fixture import SentinelSet
+    from tts.testing.redis_servers import SentinelSet
 
 # Larger than the service's default so a busy shared machine does not turn a slow
 # answer into a miss; a dead server refuses at once whatever the timeout.

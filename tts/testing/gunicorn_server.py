@@ -11,8 +11,9 @@ test can show it.
     with GunicornServer({"WORKERS": "1"}) as server:
         requests.get(server.url + "/healthz")
 
-`gunicorn_servers` is a pytest fixture factory: it starts servers on demand and
-stops every one of them when the test ends.
+`ServerFactory` starts servers on demand and stops them all at once (the
+`gunicorn_servers` fixture in tests/gunicorn_server.py wraps one). Serves a
+checkout: the config file and the app are read from `cwd`, the repository root.
 """
 
 from __future__ import annotations
@@ -20,74 +21,27 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-import pytest
 import requests
 
-REPO = Path(__file__).resolve().parent.parent
+from tts.testing.ports import HOST, free_port
+from tts.testing.procfs import children_of
+
+REPO = Path(__file__).resolve().parents[2]
 GUNICORN = Path(sys.executable).parent / "gunicorn"
-HOST = "127.0.0.1"
 READY_LINE = '"msg": "worker ready'
-
-
-# Single sentences (commas only) of 30-60 characters: one inference job per request.
-SENTENCES = (
-    "今天天气很好，我们一起去公园散步，顺便看看湖边新开的花",
-    "北京是中华人民共和国的首都，也是全国的政治和文化中心",
-    "请各位旅客注意，开往上海的列车即将进站，请在安全线以内排队上车",
-    "这家小店的牛肉面味道不错，价格也很实惠，每天中午都有很多人排队",
-    "明天上午九点在三楼会议室开会，请大家提前准备好本季度的工作总结",
-    "他从小就喜欢读书，长大以后成了一名中学语文老师，一直教了三十年",
-)
-DIGITS = "零一二三四五六七八九"
-
-
-def chinese_number(n: int) -> str:
-    """Digits read one by one (一二零), so every counter value is speakable text."""
-    return "".join(DIGITS[int(d)] for d in str(n))
-
-
-def distinct_text(n: int, *, tag: str = "") -> str:
-    """A different single-sentence text for every `n` (and tag): a guaranteed cache miss."""
-    base = SENTENCES[n % len(SENTENCES)]
-    return f"{base}，这是{tag}第{chinese_number(n)}条测试语句。"
 
 
 class ServerError(RuntimeError):
     """gunicorn did not come up (or went away); the message ends with its stderr."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def children_of(pid: int) -> list[int]:
-    """Live direct children of `pid`, read from /proc (no psutil needed)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:  # exited while we looked
-            continue
-        # "pid (comm) state ppid ...": comm may hold spaces or parentheses.
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry.name))
-    return sorted(found)
 
 
 class GunicornServer:
@@ -235,12 +189,3 @@ class ServerFactory:
         for server in self.servers:
             server.stop()
 
-
-@pytest.fixture()
-def gunicorn_servers() -> Iterator[ServerFactory]:
-    """`gunicorn_servers({"WORKERS": "1"})` -> a ready GunicornServer, stopped after the test."""
-    factory = ServerFactory()
-    try:
-        yield factory
-    finally:
-        factory.close()

@@ -1,39 +1,29 @@
-"""Real, throwaway redis-server processes for tests.
+"""Real, throwaway redis-server processes for tests and benchmarks.
 
-``redis_server`` (session) starts one on a free loopback port with no persistence and
-its own directory, and can stop/start it on the same port or freeze it (SIGSTOP) to
-act like a hung server. ``clean_redis`` (function) hands it over running, responsive
-and empty, and puts it back that way afterwards.
-
-``redis_sentinel`` (function) starts a master, a replica and three sentinels watching
-them; ``redis_cluster`` (function) a three-node cluster made with
-``redis-cli --cluster create``, and ``redis_cluster_replicated`` the same with a
-replica per master. All are per test because their tests kill servers.
-Loaded for every test through `pytest_plugins` in tests/conftest.py.
+``RedisServer`` runs one on a free loopback port with no persistence and its own
+directory, and can stop/start it on the same port, kill it, or freeze it (SIGSTOP)
+to act like a hung server. ``SentinelSet`` is a master, a replica and three
+sentinels watching them; ``RedisClusterSet`` a three-node cluster made with
+``redis-cli --cluster create``, optionally with a replica per master.
+The pytest fixtures around them live in tests/redis_fixture.py.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
-import pytest
 import redis
 
+from tts.testing.ports import free_port
+
 _START_TIMEOUT_S = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RedisServer:
@@ -50,7 +40,7 @@ class RedisServer:
     ) -> None:
         self.binary = binary
         self.workdir = workdir
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         # Sentinel mode needs a config file it can rewrite, named before any option.
         self.extra_args = tuple(extra_args)
@@ -152,31 +142,6 @@ class RedisServer:
         with self.client() as c:
             c.flushall()
 
-
-def _redis_binary() -> str:
-    binary = os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
-    if not binary:
-        pytest.skip("redis-server not found (install it, or set REDIS_SERVER to its path)")
-    return binary
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(_redis_binary(), tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def clean_redis(redis_server: RedisServer) -> Iterator[RedisServer]:
-    redis_server.ensure_ready()
-    redis_server.flush()
-    yield redis_server
-    redis_server.ensure_ready()
-    redis_server.flush()
 
 
 # -- Sentinel and Cluster ------------------------------------------------------------
@@ -370,7 +335,7 @@ def _in_sync(node: RedisServer) -> bool:
 def _free_cluster_port() -> int:
     """A free port whose cluster bus port (port + 10000) is free too."""
     for _ in range(100):
-        port = _free_port()
+        port = free_port()
         if port + 10000 > 65535:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -387,44 +352,3 @@ def _subdir(parent: Path, name: str) -> Path:
     path.mkdir()
     return path
 
-
-@pytest.fixture
-def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelSet]:
-    binary = _redis_binary()
-    workdir = tmp_path_factory.mktemp("sentinel")
-    group = SentinelSet(binary, workdir)
-    try:
-        group.start()
-        yield group
-    finally:
-        group.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _cluster(factory: pytest.TempPathFactory, replicas: int) -> Iterator[RedisClusterSet]:
-    binary = _redis_binary()
-    cli = os.environ.get("REDIS_CLI") or shutil.which("redis-cli")
-    if not cli:
-        pytest.skip("redis-cli not found (install redis-tools, or set REDIS_CLI to its path)")
-    workdir = factory.mktemp("cluster")
-    group = RedisClusterSet(binary, cli, workdir, replicas=replicas)
-    try:
-        group.start()
-        yield group
-    finally:
-        group.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-@pytest.fixture
-def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterSet]:
-    """Three masters and no replicas: a dead node's slots stay lost."""
-    yield from _cluster(tmp_path_factory, replicas=0)
-
-
-@pytest.fixture
-def redis_cluster_replicated(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[RedisClusterSet]:
-    """Three masters with a replica each: a dead master's replica takes its slots."""
-    yield from _cluster(tmp_path_factory, replicas=1)

@@ -3,8 +3,8 @@
 The pitch tracker is YIN (de Cheveigné & Kawahara 2002) in numpy: the difference
 function of each frame from FFT cross-correlations, its cumulative-mean-normalized
 form, the first dip under a threshold, refined by parabolic interpolation. It is
-used by bench/emotions.py and the emotion and SSML tests; nothing in the service
-imports it.
+used by bench/emotions.py and the emotion and SSML tests (tts.testing.emotions);
+nothing in the service imports it.
 """
 
 from __future__ import annotations
@@ -99,12 +99,3 @@ def measure(audio: np.ndarray, sample_rate: int, syllables: int) -> Measures:
         duration_s=duration,
     )
 
-
-def longest_silence_s(audio: np.ndarray, sample_rate: int, floor_db: float = -60.0) -> float:
-    """Longest run of samples under `floor_db` (dBFS), in seconds."""
-    quiet = np.abs(audio) < 10 ** (floor_db / 20)
-    best = run = 0
-    for q in quiet:
-        run = run + 1 if q else 0
-        best = max(best, run)
-    return best / sample_rate
