@@ -9,7 +9,8 @@ of 72-character requests, uncached requests/s against concurrency, /healthz unde
 saturation, cached requests/s (memory tier, Redis tier with a real redis-server) as a
 share of a bare Flask app serving the same bytes, streaming time to first audio (alone
 and beside 4 other streams), cold start, resident memory per worker, and the seed's
-35%-repeat mix. Writes bench/RESULTS.md, bench/results/*.png and bench/results/bench.json.
+35%-repeat mix. Writes bench/results/bench.md, bench/results/*.png and
+bench/results/bench.json (bench/RESULTS.md indexes every result file).
 Everything binds 127.0.0.1; every phase is bounded in time. This module starts the
 servers and runs the phases (bench/phases.py) in order; bench/results_md.py and
 bench/plots.py write the report.
@@ -63,7 +64,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--wait-load", type=float, default=None,
                         help="first wait until the 1-min load average is below this")
     parser.add_argument("--wait-max", type=float, default=1200.0)
-    parser.add_argument("--out", type=Path, default=BENCH_DIR / "RESULTS.md")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "bench.md")
     return parser.parse_args(argv)
 
 

@@ -1,4 +1,4 @@
-"""Matplotlib PNGs for bench/RESULTS.md (Agg backend: no display needed)."""
+"""Matplotlib PNGs for bench/results/bench.md (Agg backend: no display needed)."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def cached_bars(path: Path, levels: Sequence[int], rps: Mapping[str, Sequence[fl
 
 
 def write_all(directory: Path, v: Mapping[str, Any]) -> None:
-    """The three PNGs RESULTS.md links, from the figures `python -m bench` measured."""
+    """The three PNGs bench.md links, from the figures `python -m bench` measured."""
     latency_cdfs(
         directory / "latency.png",
         {"uncached 72-char request, one client": {

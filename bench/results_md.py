@@ -1,4 +1,4 @@
-"""bench/RESULTS.md from the figures `python -m bench` measured (see bench/__main__.py)."""
+"""bench/results/bench.md from the figures `python -m bench` measured (see bench/__main__.py)."""
 
 from __future__ import annotations
 
@@ -233,20 +233,20 @@ def render(meta: dict[str, Any], v: dict[str, Any]) -> str:
         "",
         "## Plots",
         "",
-        "- [latency distributions](results/latency.png): uncached request, time to first "
+        "- [latency distributions](latency.png): uncached request, time to first "
         "audio, 35% mix (CDFs, service vs baseline)",
-        "- [throughput and latency vs concurrency](results/throughput.png)",
-        "- [cached requests/s and p99](results/cached.png): tier 1, tier 2, bare Flask",
+        "- [throughput and latency vs concurrency](throughput.png)",
+        "- [cached requests/s and p99](cached.png): tier 1, tier 2, bare Flask",
         "",
-        "![latency](results/latency.png)",
+        "![latency](latency.png)",
         "",
-        "![throughput](results/throughput.png)",
+        "![throughput](throughput.png)",
         "",
-        "![cached](results/cached.png)",
+        "![cached](cached.png)",
         "",
         "## Other benchmark reports",
         "",
-        "- RTF in detail: [results/rtf_in_bench.md](results/rtf_in_bench.md) (written by this "
+        "- RTF in detail: [results/rtf_in_bench.md](rtf_in_bench.md) (written by this "
         f"run through bench/rtf.py's functions; per run corpus RTF of the service's voice: "
         f"{' / '.join(f'{x:.4f}' for x in rtf['per_run_service'])}; tuned vs as converted: "
         f"{ratio(rtf['seed']['corpus'], rtf_svc)} faster).",
@@ -257,7 +257,7 @@ def render(meta: dict[str, Any], v: dict[str, Any]) -> str:
     healthz_md = RESULTS_DIR / "healthz_under_load.md"
     if healthz_md.exists():
         lines.append("- /healthz under load, overload bursts and WORKERS/INFERENCE_THREADS/"
-                     "ORT_THREADS combinations: [results/healthz_under_load.md]"
+                     "ORT_THREADS combinations: [healthz_under_load.md]"
                      "(results/healthz_under_load.md) (bench/healthz_under_load.py, run "
                      "separately).")
     else:
@@ -270,8 +270,8 @@ def render(meta: dict[str, Any], v: dict[str, Any]) -> str:
     if faults_md.exists():
         lines.append("- Load and fault runs (overload at 4x capacity, Redis restart, killed "
                      "worker, SIGTERM, 10,000-request soak, schemathesis fuzzing): "
-                     "[results/faults.md](results/faults.md) (`.venv/bin/python -m "
+                     "[results/faults.md](faults.md) (`.venv/bin/python -m "
                      "bench.faults`).")
-    lines += ["", "Raw samples: [results/bench.json](results/bench.json).", ""]
+    lines += ["", "Raw samples: [results/bench.json](bench.json).", ""]
     return "\n".join(lines)
 
