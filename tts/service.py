@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -33,6 +34,7 @@ from tts.timeline import PassTime, from_json, syllable_spans, to_json, track
 
 _LOGGER = logging.getLogger(__name__)
 
+T = TypeVar("T")
 SENTENCE_FORMAT = "pcm"  # how single sentences of a long text are cached: native-rate int16
 
 
@@ -72,22 +74,13 @@ StreamItem = bytes | list[dict[str, object]] | Finished
 
 
 @dataclass(frozen=True)
-class SpeechStream:
-    """A streamed response: known up front are the cache tier and content type."""
+class SpeechStream(Generic[T]):
+    """A streamed response: known up front are the cache tier and content type; the
+    chunks are encoded audio (or, with timestamps, StreamItems in the order to send)."""
 
     cache: str
     content_type: str
-    chunks: Iterator[bytes]
-    duration_s: float | None  # known only when served from the cache
-
-
-@dataclass(frozen=True)
-class TimedStream:
-    """A streamed response with timestamps: audio and entries in the order to send."""
-
-    cache: str
-    content_type: str
-    items: Iterator[StreamItem]
+    chunks: Iterator[T]
     duration_s: float | None  # known only when served from the cache
 
 
@@ -150,28 +143,29 @@ class SpeechService:
         return Speech(entry.data, entry.duration_s, HIT_MEMORY,
                       FORMATS[request.fmt].content_type, planned.sentences)
 
-    def stream(self, request: SpeechRequest) -> SpeechStream:
+    def stream(self, request: SpeechRequest) -> SpeechStream[bytes]:
         """Audio as it is made: from the cache if present, else chunk by chunk.
 
         A finished stream is stored in the cache under the same key `speak` uses,
         so either route serves what the other made.
         """
         timed = self.stream_timed(request, timed=False)
-        chunks = (item for item in timed.items if isinstance(item, bytes))
+        chunks = (item for item in timed.chunks if isinstance(item, bytes))
         return SpeechStream(timed.cache, timed.content_type, chunks, timed.duration_s)
 
-    def stream_timed(self, request: SpeechRequest, *, timed: bool = True) -> TimedStream:
+    def stream_timed(self, request: SpeechRequest, *,
+                     timed: bool = True) -> SpeechStream[StreamItem]:
         """Like `stream`, with the entries of each pass sent before its audio."""
         content_type = FORMATS[request.fmt].content_type
         key = self.planned(request).key
         found = self.cache.get(key)
         if found is not None and (found[0].meta or not timed):
             entry, tier = found
-            return TimedStream(tier, content_type, self._replay(request, entry, timed),
+            return SpeechStream(tier, content_type, self._replay(request, entry, timed),
                                entry.duration_s)
         sentences = self.synthesizer.plan(request.text)
         aligner = self.aligner(request) if timed else None
-        return TimedStream("miss", content_type,
+        return SpeechStream("miss", content_type,
                            self._stream_new(request, sentences, key, aligner), None)
 
     def _replay(self, request: SpeechRequest, entry: CachedAudio,

@@ -13,10 +13,11 @@ from typing import Any, Generic, TypeVar
 from flask import Response, jsonify
 
 from tts.engines.base import VoiceInfo
-from tts.service import Speech, SpeechRequest, SpeechStream, StreamItem, TimedStream
+from tts.service import Speech, SpeechRequest, SpeechStream, StreamItem
 from tts.web import headers
-from tts.web.context import exchange
+from tts.web.context import exchange, json_object, limits_of
 from tts.web.observability.metrics import observe_first_audio
+from tts.web.requests import parse_speech, take_timestamps
 from tts.worker import Worker
 
 _LOGGER = logging.getLogger(__name__)
@@ -26,6 +27,13 @@ T = TypeVar("T")
 def voices_of(worker: Worker) -> list[VoiceInfo]:
     assert worker.engine is not None
     return worker.engine.voices()
+
+
+def speech_body(worker: Worker) -> tuple[SpeechRequest, bool]:
+    """This request's JSON body as `/api/tts` and its stream read it: the speech
+    request, and whether timestamps were asked for."""
+    fields, timed = take_timestamps(json_object())
+    return parse_speech(fields, voices_of(worker), limits_of(worker)), timed
 
 
 def speak(worker: Worker, speech_request: SpeechRequest, *, timed: bool = False) -> Speech:
@@ -101,7 +109,7 @@ class StreamBody(Generic[T]):
 
 
 def open_stream(worker: Worker, speech_request: SpeechRequest, started: float) -> (
-        tuple[SpeechStream, StreamBody[bytes]]):
+        tuple[SpeechStream[bytes], StreamBody[bytes]]):
     """Start the stream and compute its first audio before any status is sent.
 
     Overload, deadlines and unspeakable text thus still become proper 4xx/5xx
@@ -116,17 +124,17 @@ def open_stream(worker: Worker, speech_request: SpeechRequest, started: float) -
 
 
 def open_timed_stream(worker: Worker, speech_request: SpeechRequest, started: float) -> (
-        tuple[TimedStream, StreamBody[StreamItem]]):
+        tuple[SpeechStream[StreamItem], StreamBody[StreamItem]]):
     """`open_stream` with timestamps: the items up to the first audio are computed
     before any status is sent (the first pass's entries come before its audio)."""
     assert worker.service is not None
     stream = worker.service.stream_timed(speech_request)
     head: list[StreamItem] = []
     audio = 0
-    for item in stream.items:
+    for item in stream.chunks:
         head.append(item)
         audio += isinstance(item, bytes)
         if audio == 2:  # the header, then the first audio
             break
     observe_first_audio(time.perf_counter() - started)
-    return stream, StreamBody(head, stream.items)
+    return stream, StreamBody(head, stream.chunks)

@@ -19,9 +19,8 @@ from tts.web.requests import (
     parse_subtitles,
     parse_text,
     reject_unknown,
-    take_timestamps,
 )
-from tts.web.responses import audio_response, speak, timed_response, voices_of
+from tts.web.responses import audio_response, speak, speech_body, timed_response, voices_of
 
 speech = Blueprint("speech", __name__)
 
@@ -29,8 +28,7 @@ speech = Blueprint("speech", __name__)
 @speech.post("/api/tts")
 def tts_post() -> Response:
     worker = ready_worker()
-    fields, timed = take_timestamps(json_object())
-    speech_request = parse_speech(fields, voices_of(worker), limits_of(worker))
+    speech_request, timed = speech_body(worker)
     result = speak(worker, speech_request, timed=timed)
     if timed:
         return timed_response(worker, speech_request, result)

@@ -11,9 +11,8 @@ from flask import Blueprint, Response
 
 from tts.service import Finished, SpeechRequest, StreamItem
 from tts.web import headers
-from tts.web.context import exchange, json_object, limits_of, ready_worker
-from tts.web.requests import parse_speech, take_timestamps
-from tts.web.responses import engine_headers, open_stream, open_timed_stream, voices_of
+from tts.web.context import exchange, ready_worker
+from tts.web.responses import engine_headers, open_stream, open_timed_stream, speech_body
 from tts.worker import Worker
 
 streaming = Blueprint("streaming", __name__)
@@ -22,8 +21,7 @@ streaming = Blueprint("streaming", __name__)
 @streaming.post("/api/tts/stream")
 def tts_stream() -> Response:
     worker = ready_worker()
-    fields, timed = take_timestamps(json_object())
-    speech_request = parse_speech(fields, voices_of(worker), limits_of(worker))
+    speech_request, timed = speech_body(worker)
     current = exchange()
     if timed:
         return events_response(worker, speech_request)
