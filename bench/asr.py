@@ -111,11 +111,14 @@ class Recognizer:
         # speech needs per 30 s window bounds the junk (and the time spent on it).
         window_s = min(30.0, len(samples) / ASR_RATE)
         budget = min(440, int(TOKENS_PER_S * window_s) + 16)
+        # Timestamps stay on: without them Whisper ends its window at the first long
+        # pause it meets and the rest of the sentence is never transcribed (a third of
+        # a sentence "heard" where the voice said all of it).
         with self._lock:
             segments, _ = self._model.transcribe(
                 samples, language="zh", beam_size=self.beam_size, temperature=0.0,
                 condition_on_previous_text=False, no_repeat_ngram_size=4,
-                without_timestamps=True, vad_filter=False, max_new_tokens=budget)
+                without_timestamps=False, vad_filter=False, max_new_tokens=budget)
             return "".join(segment.text for segment in segments).strip()
 
 

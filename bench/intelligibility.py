@@ -280,7 +280,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help=f"comma-separated parts to run ({', '.join(PARTS)})")
     parser.add_argument("--limit", type=int, default=0,
                         help="use only the first N corpus lines (0: all)")
-    parser.add_argument("--every", type=int, default=5,
+    parser.add_argument("--every", type=int, default=10,
                         help="the subset for parts other than main: every N-th line")
     parser.add_argument("--dnsmos-every", type=int, default=10,
                         help="main part: DNSMOS on lines whose index is a multiple of N")

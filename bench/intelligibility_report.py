@@ -223,7 +223,7 @@ Parts: {", ".join(f"{k} ({v['lines']} lines, {v['elapsed_s']:.0f} s, {v['commit'
 Each sentence is one `POST /api/tts` (wav; `/api/tts/stream` pcm for the streamed
 route) to the app from `create_app` with the embedded ONNX voice and the memory cache
 off, so every request is synthesized. The recognizer ({asr_info['model']},
-{asr_info['compute_type']}, beam {asr_info['beam_size']}, `language="zh"`,
+{asr_info['compute_type']}, beam {asr_info['beam_size']}, timestamps on, `language="zh"`,
 `condition_on_previous_text=False`, `no_repeat_ngram_size=4`, temperature 0) hears
 16 kHz audio in the same process. Scores are on Han characters: the reference is the
 front end's normalized text, the transcript is converted to simplified characters
