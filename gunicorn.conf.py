@@ -25,6 +25,12 @@ _METRICS_DIR_OWNED = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _METRICS_DIR_OWNED:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tts-metrics-")
 METRICS_DIR = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+# The state every worker of this pod shares (tts/pod.py: the degrade mode, rate-limit
+# counts), beside it: one per master, so a replaced worker finds the pod's settings.
+_POD_DIR_OWNED = not os.environ.get("TTS_POD_DIR")
+if _POD_DIR_OWNED:
+    os.environ["TTS_POD_DIR"] = tempfile.mkdtemp(prefix="tts-pod-")
+POD_DIR = Path(os.environ["TTS_POD_DIR"])
 
 from gunicorn.glogging import Logger  # noqa: E402
 
@@ -183,3 +189,5 @@ def child_exit(server: Any, worker: Any) -> None:
 def on_exit(server: Any) -> None:
     if _METRICS_DIR_OWNED:
         shutil.rmtree(METRICS_DIR, ignore_errors=True)
+    if _POD_DIR_OWNED:
+        shutil.rmtree(POD_DIR, ignore_errors=True)

@@ -77,8 +77,13 @@ class Settings:
         minimum=1, maximum=64)
     queue_size: int = setting(
         8,
-        "Synthesis jobs per worker that may wait for a thread; beyond it: 503.",
+        "Most synthesis requests per worker that may wait for a thread; beyond it: 503.",
         minimum=0, maximum=10000)
+    queue_wait_s: float = setting(
+        0.5,
+        "Longest expected wait for a thread (from the measured cost of recent requests) "
+        "at which a worker still queues a request; beyond it: 503 with Retry-After.",
+        minimum=0, maximum=600)
     request_timeout_s: float = setting(
         30.0,
         "Deadline for one request's synthesis; past it the caller gets 503.",
@@ -166,12 +171,13 @@ class Settings:
         "", "Bearer token for /admin/*; empty: admin routes are off "
         "(404).", secret=True)
     rate_limit_per_s: float = setting(
-        0.0, "Synthesis requests per second per API key (per "
-        "client address without keys) in each worker; beyond it: 429. 0 turns it off.",
+        0.0, "Synthesis requests per second per API key (per client address without "
+        "keys) for the whole pod, and across pods with REDIS_URL; beyond it: 429. 0 turns "
+        "it off.",
         minimum=0, maximum=100000)
     rate_limit_burst: int = setting(
-        0, "Token bucket size for RATE_LIMIT_PER_S "
-        "(0: one second's worth, at least 1).", minimum=0, maximum=100000)
+        0, "Requests per window for RATE_LIMIT_PER_S; the window lasts burst / rate "
+        "seconds (0: one second's worth, at least 1).", minimum=0, maximum=100000)
     degrade_queue_wait_s: float = setting(
         2.0, "In degrade mode auto, a synthesis job that "
         "waited longer than this for the accelerator moves work to the CPU.",

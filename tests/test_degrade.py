@@ -27,8 +27,15 @@ from config import Settings
 from tests.conftest import make_settings, started_app
 from tts.emotions import Prosody
 from tts.engines.base import AudioChunk, Engine, SentenceAudio, VoiceInfo
-from tts.engines.degrade import DegradeMachine, DegradePolicy, DegradingEngine, is_memory_error
+from tts.engines.degrade import (
+    MODES,
+    DegradeMachine,
+    DegradePolicy,
+    DegradingEngine,
+    is_memory_error,
+)
 from tts.engines.onnx_engine import OnnxEngine
+from tts.pod import PodMode
 
 ADMIN = {"Authorization": "Bearer admin-secret"}
 _counter = itertools.count()
@@ -197,7 +204,7 @@ def fault_app(voice_dir: Path, engine: OnnxEngine) -> Iterator[tuple[Flask,
         app = started_app(make_settings(
             voice_dir, device="auto", admin_token="admin-secret", degrade_failures=2,
             degrade_queue_wait_s=0.25, degrade_recovery_s=1.0, inference_threads=1,
-            queue_size=16, cache_memory_bytes=0))
+            queue_size=16, queue_wait_s=60.0, cache_memory_bytes=0))
     yield app, accelerator
     app.extensions["tts"].close()
 
@@ -325,10 +332,30 @@ def test_saturated_accelerator_queue_degrades(
     assert switches(client)[("cpu", "queue-wait")] == before[("cpu", "queue-wait")] + 1
 
 
+def test_every_engine_of_the_pod_follows_one_set_mode(engine: OnnxEngine,
+                                                      tmp_path: Path) -> None:
+    # Two workers' engines over one pod directory, as gunicorn's workers see it.
+    first, second = (DegradingEngine(FaultInjectedAcceleratorEngine(engine), engine,
+                                     DegradePolicy(), shared_mode=PodMode("degrade", MODES,
+                                                                          tmp_path))
+                     for _ in range(2))
+    assert first.device == second.device == "cuda"
+    first.set_mode("cpu")
+    assert second.device == "cpu" and second.state()["reason"] == "forced"
+    second.set_mode("auto")
+    assert first.device == "cuda" and first.state()["mode"] == "auto"
+    late = DegradingEngine(FaultInjectedAcceleratorEngine(engine), engine, DegradePolicy(),
+                           shared_mode=PodMode("degrade", MODES, tmp_path))
+    first.set_mode("cpu")
+    assert late.device == "cpu"  # a worker started later takes up the pod's mode
+
+
 def test_single_path_worker_says_so(voice_dir: Path) -> None:
     app = started_app(make_settings(voice_dir, device="cpu", admin_token="admin-secret"))
     try:
         client = app.test_client()
+        state = client.post("/admin/degrade", json={"mode": "cpu"}, headers=ADMIN).get_json()
+        assert state["mode"] == "cpu" and state["device"] == "cpu"
         state = client.get("/admin/degrade", headers=ADMIN).get_json()
         assert state["mode"] == "cpu" and state["accelerator"] is None
         assert state["degraded"] is False

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
+import contextvars
 import threading
 import time
+from contextlib import AbstractContextManager
 
 import pytest
 
-from tts.pool import SYNTHESIS_NICE, DeadlineExceeded, InferencePool, NativeCall, Overloaded
+from tts.pool import DeadlineExceeded, InferencePool, NativeCall, Overloaded
 
 
 @pytest.fixture()
@@ -68,10 +69,43 @@ def test_native_call_hands_its_failure_to_the_waiter() -> None:
         NativeCall(fail).result()
 
 
-def test_synthesis_threads_run_below_the_event_loop(pool: InferencePool) -> None:
-    def priority() -> int:
-        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+def hold(pool: InferencePool, held: list[AbstractContextManager[None]]) -> None:
+    """Take a reservation in a context of its own (a request of its own) and keep it
+    (in `held`: a reservation let go of is released)."""
+    reservation = pool.reserve(10.0)
+    contextvars.Context().run(reservation.__enter__)
+    held.append(reservation)
 
-    here = priority()
-    assert pool.run(priority, 10.0) == max(here, SYNTHESIS_NICE)
-    assert priority() == here  # the caller's own thread keeps its priority
+
+def test_the_queue_is_bounded_by_expected_wait_not_count() -> None:
+    pool = InferencePool(threads=1, queue_size=100, max_wait_s=0.25)
+    with pool.reserve(10.0):
+        pool.run(lambda: time.sleep(0.1), 10.0)
+    assert pool.demand_s == pytest.approx(0.1, abs=0.05)
+    held: list[AbstractContextManager[None]] = []
+    for _ in range(3):  # expected waits 0, 0.1 and 0.2 s: admitted
+        hold(pool, held)
+    assert pool.saturated  # a fourth would wait 0.3 s > 0.25 s
+    with pytest.raises(Overloaded) as refused:
+        hold(pool, held)
+    # At least one request must finish before the queue admits again.
+    assert refused.value.retry_after_s == pytest.approx(0.1, abs=0.05)
+
+
+def test_queue_wait_is_not_counted_as_cost() -> None:
+    pool = InferencePool(threads=1, queue_size=4)
+    release = threading.Event()
+    blocker = threading.Thread(target=pool.run, args=(release.wait, 10.0))
+    blocker.start()
+
+    def request() -> None:
+        with pool.reserve(10.0):
+            pool.run(lambda: time.sleep(0.05), 10.0)
+
+    waiter = threading.Thread(target=request)
+    waiter.start()
+    time.sleep(0.3)  # the request waits behind the blocker all this time
+    release.set()
+    waiter.join(10)
+    blocker.join(10)
+    assert pool.demand_s is not None and pool.demand_s < 0.2

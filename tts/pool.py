@@ -3,19 +3,27 @@
 Under gunicorn's gevent worker the standard `threading` module is patched into
 greenlets, so CPU-bound work there would stall the event loop. Synthesis goes
 to gevent's native thread pool instead (ONNX Runtime releases the GIL while it
-computes), and request greenlets wait on it cooperatively. Without gevent
+computes), and request greenlets wait on it cooperatively. Synthesis threads run
+at the event loop's priority: below it, a storm of refusals (which a closed loop
+of clients retrying at once makes as fast as the loop answers) took nearly all
+the CPU and admitted requests ran into their deadline. Without gevent
 (tests, the CLI) a `concurrent.futures` pool does the same job.
 
-At most `threads` requests run and `queue_size` wait; a request beyond that is
-refused at once (`Overloaded`) so the caller can get a 503 with Retry-After
-instead of a timeout. A job still queued when its deadline passes never starts.
+At most `threads` requests run. Others may wait while the wait they can expect
+stays within `max_wait_s` (and their count within `queue_size`): the expected
+wait comes from measured synthesis speed (an average of what recent requests
+cost the threads), so the queue is as long as the cores can clear in time,
+whatever the texts and the machine. A request beyond that is refused at once
+(`Overloaded`, with the seconds until the queue should admit again) so the
+caller gets a 503 with Retry-After instead of a slow answer or a timeout. A job
+still queued when its deadline passes never starts.
 """
 
 from __future__ import annotations
 
 import _thread
 import logging
-import os
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,10 +40,20 @@ _LOGGER = logging.getLogger(__name__)
 # The deadline of the request this greenlet (or thread) is serving, while it holds
 # a reservation. Greenlets and threads each have their own context.
 _DEADLINE: ContextVar[float | None] = ContextVar("tts_request_deadline", default=None)
+# What the jobs of that request have cost the pool's threads so far (seconds).
+_DEMAND: ContextVar[list[float] | None] = ContextVar("tts_request_demand", default=None)
+
+# Weight of the latest request in the average cost of a request: about the last ten
+# requests count, so the estimate follows a change of load or texts within seconds.
+DEMAND_WEIGHT = 0.2
 
 
 class Overloaded(RuntimeError):
-    """In-flight and queued work is at its bound; try again shortly."""
+    """In-flight and queued work is at its bound; try again in `retry_after_s`."""
+
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class DeadlineExceeded(RuntimeError):
@@ -57,23 +75,6 @@ def native_lock() -> Any:
 
         return get_original("threading", "Lock")()
     return threading.Lock()
-
-
-# Niceness of synthesis threads. Synthesis is batch work and the event loop is
-# interactive: when both want the cores, /healthz, refusals and cache hits should not
-# wait behind ONNX Runtime. Linux keeps niceness per thread, and the threads ONNX
-# Runtime starts for a session inherit it from the pool thread that creates it.
-SYNTHESIS_NICE = 10
-
-
-def yield_cpu_to_event_loop() -> None:
-    """Lower this thread's CPU priority to SYNTHESIS_NICE (never raise it)."""
-    thread = threading.get_native_id()
-    try:
-        if os.getpriority(os.PRIO_PROCESS, thread) < SYNTHESIS_NICE:
-            os.setpriority(os.PRIO_PROCESS, thread, SYNTHESIS_NICE)
-    except OSError:  # a sandbox that forbids it: run at the inherited priority
-        _LOGGER.debug("could not lower the synthesis thread's priority", exc_info=True)
 
 
 class NativeCall(Generic[T]):
@@ -118,12 +119,16 @@ class NativeCall(Generic[T]):
 class InferencePool:
     """One per worker. `run` blocks the calling request (greenlet or thread) only."""
 
-    def __init__(self, threads: int, queue_size: int) -> None:
+    def __init__(self, threads: int, queue_size: int, max_wait_s: float = math.inf) -> None:
         self.threads = threads
         self.capacity = threads + queue_size
+        self.max_wait_s = max_wait_s
         self._admitted = 0
         self._running = 0
         self.last_wait_s = 0.0  # queue wait of the job that started last (a saturation signal)
+        # Average thread-seconds one admitted request costs; None until one has finished,
+        # and until then only the count bounds the queue.
+        self.demand_s: float | None = None
         self._count_lock = threading.Lock()  # taken by requests only
         self._running_lock = native_lock()  # taken by pool threads only
         self._gevent = gevent_active()
@@ -142,24 +147,42 @@ class InferencePool:
     def queued(self) -> int:
         return max(0, self._admitted - self._running)
 
+    def expected_wait_s(self, admitted: int | None = None) -> float:
+        """How long a request admitted now would wait for a thread: the requests ahead
+        of it that must finish first, at the measured cost of a request."""
+        ahead = (self._admitted if admitted is None else admitted) + 1 - self.threads
+        if ahead <= 0 or self.demand_s is None:
+            return 0.0
+        return ahead * self.demand_s / self.threads
+
     @property
     def saturated(self) -> bool:
         """True when a new request would be refused: the cheap check before any work."""
-        return self._admitted >= self.capacity
+        return (self._admitted >= self.capacity
+                or self.expected_wait_s() > self.max_wait_s)
 
     def refuse_if_saturated(self) -> None:
         """Raise Overloaded when a new request would be refused (cheap; takes no slot)."""
         if self.saturated:
-            raise Overloaded(f"{self._admitted} synthesis requests in flight or queued")
+            # The queue admits again once it has drained to what `max_wait_s` allows:
+            # at least one request has to finish first.
+            admitted = self._admitted
+            step = (self.demand_s or 0.0) / self.threads
+            drain = max(step, self.expected_wait_s(admitted) - self.max_wait_s)
+            raise Overloaded(f"{admitted} synthesis requests in flight or queued",
+                             retry_after_s=drain)
 
     def _admit(self) -> None:
         with self._count_lock:
             self.refuse_if_saturated()
             self._admitted += 1
 
-    def _release(self) -> None:
+    def _release(self, demand: list[float] | None = None) -> None:
         with self._count_lock:
             self._admitted -= 1
+            if demand and demand[0] > 0:
+                self.demand_s = (demand[0] if self.demand_s is None else
+                                 self.demand_s + DEMAND_WEIGHT * (demand[0] - self.demand_s))
 
     @contextmanager
     def reserve(self, timeout_s: float) -> Iterator[None]:
@@ -168,19 +191,23 @@ class InferencePool:
         Inside, `run` takes no further slot, so a request is refused before it
         starts (never half-way through its sentences), and its jobs share the
         request's deadline rather than getting a fresh one each. Nested calls (a
-        long text's sentences) reuse the outer reservation.
+        long text's sentences) reuse the outer reservation. What the jobs cost the
+        threads feeds the average that bounds the queue.
         """
         if _DEADLINE.get() is not None:
             yield
             return
         self._admit()
+        demand = [0.0]
         token = _DEADLINE.set(time.monotonic() + timeout_s)
+        demand_token = _DEMAND.set(demand)
         try:
             yield
         finally:
-            self._release()
+            self._release(demand)
             try:
                 _DEADLINE.reset(token)
+                _DEMAND.reset(demand_token)
             except ValueError:  # a stream's generator finalized from another context
                 _LOGGER.debug("request deadline reset from another context")
 
@@ -188,28 +215,31 @@ class InferencePool:
         """Run `fn` on a pool thread and return its result, or raise Overloaded/DeadlineExceeded.
 
         Within `reserve`, the request's slot and deadline apply; alone, the call
-        takes a slot of its own with `timeout_s`.
+        takes a slot of its own with `timeout_s` (start-up work: not counted in the
+        average cost of a request).
         """
         submitted = time.monotonic()
         deadline = _DEADLINE.get()
         if deadline is not None:
             remaining = max(0.0, deadline - submitted)
-            return self._submit_and_wait(self._guard(fn, submitted, deadline), remaining)
+            job = self._guard(fn, submitted, deadline, _DEMAND.get())
+            return self._submit_and_wait(job, remaining)
         self._admit()
         try:
-            return self._submit_and_wait(self._guard(fn, submitted, submitted + timeout_s),
+            return self._submit_and_wait(self._guard(fn, submitted, submitted + timeout_s, None),
                                          timeout_s)
         finally:
             self._release()
 
-    def _guard(self, fn: Callable[[], T], submitted: float, deadline: float) -> Callable[[], T]:
-        # Runs on the pool thread: count it as running, and skip it if it waited too long.
+    def _guard(self, fn: Callable[[], T], submitted: float, deadline: float,
+               demand: list[float] | None) -> Callable[[], T]:
+        # Runs on the pool thread: count it as running, skip it if it waited too long,
+        # and add what it cost to its request's demand.
         def job() -> T:
             now = time.monotonic()
             self.last_wait_s = now - submitted
             if now > deadline:
                 raise DeadlineExceeded("job expired in the queue")
-            yield_cpu_to_event_loop()
             with self._running_lock:
                 self._running += 1
             try:
@@ -217,6 +247,8 @@ class InferencePool:
             finally:
                 with self._running_lock:
                     self._running -= 1
+                if demand is not None:
+                    demand[0] += time.monotonic() - now
 
         return job
 

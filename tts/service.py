@@ -215,13 +215,18 @@ class SpeechService:
         cache lookup. The service keeps one engine for life: a request's key never changes."""
         planned = self._planned.get(request)
         if planned is None:
-            # Under overload, refuse before spending the front end's CPU on a request that
-            # would be refused anyway (requests planned before still reach the cache).
-            self.synthesizer.pool.refuse_if_saturated()
+            self.refuse_if_unplanned(request)
             sentences = self.synthesizer.plan(request.text)
             planned = Planned(self.key_for(request, sentences), len(sentences))
             self._planned.put(request, planned)
         return planned
+
+    def refuse_if_unplanned(self, request: SpeechRequest) -> None:
+        """Under overload, raise Overloaded for a request never planned before: it would
+        be refused anyway, so it gets no front-end CPU (requests planned before still
+        reach the cache, whose hits are served under any load)."""
+        if self.synthesizer.pool.saturated and self._planned.get(request) is None:
+            self.synthesizer.pool.refuse_if_saturated()
 
     def key_for(self, request: SpeechRequest, sentences: list[Sentence], *,
                 part: bool = False) -> str:

@@ -42,7 +42,8 @@ class Worker:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.pool = InferencePool(settings.inference_threads, settings.queue_size)
+        self.pool = InferencePool(settings.inference_threads, settings.queue_size,
+                                  settings.queue_wait_s)
         self.cache = build_cache(settings)
         self.engine: Engine | None = None
         self.service: SpeechService | None = None

@@ -1,23 +1,26 @@
 """Load and fault runs against real gunicorn on 127.0.0.1, each bounded in time and traffic.
 
-    .venv/bin/python -m bench.faults [--only overload redis kill sigterm soak fuzz]
+    .venv/bin/python -m bench.faults [--only overload goodput redis kill sigterm soak fuzz]
 
 1. overload: 4x the service's capacity (workers x (inference threads + queue)) of
    clients for 60 s: every request succeeds or gets a fast 503/429 with Retry-After;
    /healthz (probed from another process) p99 <= 50 ms; worker RSS before/after.
-2. redis: REDIS_URL set, Redis stopped and restarted during load: no failed request,
+2. goodput: unloaded p50, then 30 s at 1x capacity and 30 s at 4x with clients that
+   retry a refused request at once: goodput at 4x >= 80% of 1x, admitted p50 <= 2x
+   unloaded, refusals p99 <= 20 ms, /healthz p99 <= 50 ms.
+3. redis: REDIS_URL set, Redis stopped and restarted during load: no failed request,
    and the Redis tier is written again once it is back.
-3. kill: one worker SIGKILLed during load: only requests on that worker fail (no HTTP
+4. kill: one worker SIGKILLed during load: only requests on that worker fail (no HTTP
    error answers, at most its in-flight + queued), gunicorn replaces it, /readyz 200.
-4. sigterm: SIGTERM to the master during load (DRAIN_DELAY_S=1): every request that
+5. sigterm: SIGTERM to the master during load (DRAIN_DELAY_S=1): every request that
    reached the service gets an answer (200, or 503 + Retry-After while draining).
-5. soak: 10,000 mixed requests (3% uncached synthesis, cached wav and mp3, front-end
+6. soak: 10,000 mixed requests (3% uncached synthesis, cached wav and mp3, front-end
    checks, cached streams, probes, 400s; CACHE_MEMORY_BYTES=32 MiB so the warm-up fills
    the memory tier); worker RSS growth after the 1,500-request warm-up < 5%.
-6. fuzz: schemathesis CLI from GET /openapi.json, >= 1,000 generated cases: no 5xx,
+7. fuzz: schemathesis CLI from GET /openapi.json, >= 1,000 generated cases: no 5xx,
    no response outside the document.
 
-Each family is a module of this package (overload, redis_restart, signals, soak,
+Each family is a module of this package (overload, goodput, redis_restart, signals, soak,
 fuzz) whose scenario functions return their figures and the list of violated
 expectations; tests/test_faults.py runs shorter versions of some of them and asserts
 the same. This module runs the chosen scenarios and writes bench/results/faults.md.
@@ -36,18 +39,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench.faults.fuzz import fuzz
+from bench.faults.goodput import goodput
 from bench.faults.outcome import Outcome
 from bench.faults.overload import overload
 from bench.faults.redis_restart import redis_restart
 from bench.faults.signals import kill_worker, sigterm
 from bench.faults.soak import soak
-from bench.load import BENCH_DIR, loadavg
+from bench.load import BENCH_DIR
 from bench.run_info import machine
-from tests.gunicorn_server import GunicornServer
-from tests.redis_fixture import RedisServer
+from tts.testing.gunicorn_server import GunicornServer
+from tts.testing.procfs import loadavg
+from tts.testing.redis_servers import RedisServer
 
 RESULTS = BENCH_DIR / "results" / "faults.md"
-SCENARIOS = ("overload", "redis", "kill", "sigterm", "soak", "fuzz")
+SCENARIOS = ("overload", "goodput", "redis", "kill", "sigterm", "soak", "fuzz")
 
 
 def run(names: Sequence[str], args: argparse.Namespace,
@@ -61,6 +66,9 @@ def run(names: Sequence[str], args: argparse.Namespace,
             if name == "overload":
                 with GunicornServer({}) as server:
                     outcomes.append(overload(server, args.overload_seconds))
+            elif name == "goodput":
+                with GunicornServer({}) as server:
+                    outcomes.append(goodput(server, args.goodput_seconds))
             elif name == "redis":
                 if not redis_binary:
                     raise SystemExit("redis-server not found (make redis-server)")
@@ -114,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument("--overload-seconds", type=float, default=60)
+    parser.add_argument("--goodput-seconds", type=float, default=30)
     parser.add_argument("--redis-seconds", type=float, default=30)
     parser.add_argument("--kill-seconds", type=float, default=20)
     parser.add_argument("--sigterm-after", type=float, default=5)

@@ -11,6 +11,10 @@ or `failures` failed runs in a row. After `recovery_s` on the CPU it tries the
 accelerator again. A failed accelerator run is retried on the CPU in every mode,
 so callers do not see it. Built by the worker only when the engine really runs
 on an accelerator; on a CPU-only machine there is a single path and no wrapper.
+
+The mode is the pod's (`pod_mode`, tts/pod.py): set through any worker, every
+worker's engine follows it before its next run. Where `auto` has moved work stays
+each worker's own decision, from its own signals.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 from config import Settings
 from tts.emotions import Prosody
 from tts.engines.base import AudioChunk, Engine, EngineError, SentenceAudio, VoiceInfo
+from tts.pod import PodMode
 from tts.pool import native_lock
 
 _LOGGER = logging.getLogger(__name__)
@@ -36,6 +41,16 @@ _MEMORY_ERROR_MARKS = ("out of memory", "cuda_error_out_of_memory", "cudaerrorme
                        "failed to allocate memory", "bfcarena")
 
 Clock = Callable[[], float]
+
+_pod_mode: PodMode | None = None
+
+
+def pod_mode() -> PodMode:
+    """The pod's degrade mode ("auto" until set), mapped once per process."""
+    global _pod_mode
+    if _pod_mode is None:
+        _pod_mode = PodMode("degrade", MODES)
+    return _pod_mode
 
 
 @dataclass(frozen=True)
@@ -128,7 +143,7 @@ class DegradingEngine:
     def __init__(self, accelerator: Engine, cpu: Engine, policy: DegradePolicy, *,
                  queue_wait: Callable[[], float] = lambda: 0.0,
                  utilization: Callable[[], float | None] = lambda: None,
-                 clock: Clock = time.monotonic) -> None:
+                 clock: Clock = time.monotonic, shared_mode: PodMode | None = None) -> None:
         if accelerator.model_hash != cpu.model_hash:
             raise EngineError("the accelerator and CPU paths must load the same model")
         self.accelerator = accelerator
@@ -140,6 +155,8 @@ class DegradingEngine:
         self.accelerator_device = accelerator.device
         self._device = accelerator.device
         self._lock = native_lock()  # taken on inference threads and in request greenlets
+        self.shared_mode = shared_mode
+        self._mode_version = 0  # of the shared mode this engine follows
 
     # --------------------------------------------------------- control (admin route)
 
@@ -160,18 +177,35 @@ class DegradingEngine:
     def _refresh(self) -> bool:
         utilization = self.utilization()
         with self._lock:
+            self._follow()
             self.machine.use_cpu(utilization)
             self._sync()
             return self.machine.on_cpu
 
     def set_mode(self, mode: str) -> None:
+        """Set the mode: the pod's when it is shared, this engine's own otherwise."""
         with self._lock:
-            self.machine.set_mode(mode)
+            if self.shared_mode is None:
+                self.machine.set_mode(mode)
+            else:
+                self.shared_mode.set(mode)
+                self._follow()
             self._sync()
+
+    def _follow(self) -> None:
+        """Take up the pod's mode if it changed since last seen (a memory read); the
+        caller holds the lock."""
+        if self.shared_mode is None:
+            return
+        version, mode = self.shared_mode.read()
+        if version != self._mode_version:
+            self._mode_version = version
+            self.machine.set_mode(mode)
 
     def state(self) -> dict[str, Any]:
         utilization = self.utilization()
         with self._lock:
+            self._follow()
             self.machine.use_cpu(utilization)  # let a due recovery show
             self._sync()
             return {"mode": self.machine.mode, "device": self._device,
@@ -193,6 +227,7 @@ class DegradingEngine:
         """True: run on the CPU. Reads the load signals before an accelerator run."""
         utilization = self.utilization()
         with self._lock:
+            self._follow()
             if not self.machine.use_cpu(utilization):
                 self.machine.observe_load(self.queue_wait(), utilization)
             self._sync()
@@ -271,7 +306,8 @@ def with_cpu_path(engine: Engine, settings: Settings, load: Callable[[Settings],
     _LOGGER.info("degrade: %s engine on %s with a CPU path beside it", engine.name,
                  engine.device)
     return DegradingEngine(engine, cpu, DegradePolicy.from_settings(settings),
-                           queue_wait=queue_wait, utilization=NvmlUtilization())
+                           queue_wait=queue_wait, utilization=NvmlUtilization(),
+                           shared_mode=pod_mode())
 
 
 class NvmlUtilization:

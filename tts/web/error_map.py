@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -79,7 +80,10 @@ def to_tts_error(exc: BaseException, request_id: str = "") -> TTSError:
         if mapped is not None:
             if mapped.log:
                 _LOGGER.exception("%s (request %s)", mapped.message.format(exc), request_id)
-            return mapped.error(mapped.message.format(exc), param=mapped.param)
+            error = mapped.error(mapped.message.format(exc), param=mapped.param)
+            if isinstance(exc, Overloaded):  # the pool knows when its queue admits again
+                error.retry_after = max(1, math.ceil(exc.retry_after_s))
+            return error
     _LOGGER.exception("unhandled error (request %s)", request_id)
     return TTSError("internal error; it has been logged")
 

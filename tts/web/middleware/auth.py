@@ -8,8 +8,13 @@ key, and neither keys nor the header are ever logged. Socket.IO clients send the
 key with the handshake (tts/web/routes/socketio.py), where this check cannot see it.
 
 With `RATE_LIMIT_PER_S` > 0, each key (each client address when no keys are
-configured) gets a token bucket in each worker; an empty bucket answers 429
-with Retry-After. Overload of the worker itself is a separate 503 (tts.pool).
+configured) may make `RATE_LIMIT_BURST` requests (one second's worth when 0) in
+each window of burst / rate seconds, counted by the `limits` library (fixed
+windows) for the whole pod: in Redis when `REDIS_URL` is set, so the limit holds
+across pods, else in counters the pod's workers share (tts/pod.py). Beyond it: 429
+with Retry-After. Redis trouble never fails a request: while Redis fails, the
+pod's own counters count instead. Overload of the worker itself is a separate 503
+(tts.pool).
 
 With `ADMIN_TOKEN` set, `/admin/*` needs `Authorization: Bearer $ADMIN_TOKEN`.
 
@@ -21,18 +26,32 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from typing import Any
 
+from limits import RateLimitItemPerSecond
+from limits.storage import RedisClusterStorage, RedisStorage, Storage
+from limits.strategies import FixedWindowRateLimiter
+
+from cache.breaker import CircuitBreaker
+from cache.redis_connect import (
+    CLUSTER,
+    SENTINEL,
+    parse_redis_url,
+    sentinel_client,
+    standalone_client,
+)
 from config import Settings
 from tts.errors import Forbidden, RateLimited, Unauthorized
+from tts.pod import PodCounters
 
 PROTECTED_PREFIXES = ("/api/", "/v1/")
 ADMIN_PREFIX = "/admin/"
-MAX_BUCKETS = 10000  # per worker; the least recently used bucket goes first
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -67,33 +86,69 @@ def check_bearer(header: str | None, keys: Sequence[str], realm: str) -> str:
     return token
 
 
-class TokenBuckets:
-    """Per-key token buckets: `rate` tokens a second, at most `burst`; one per worker."""
+class RateLimit:
+    """A per-key limit of `amount` requests per `window_s` for the whole pod (see the
+    module docstring); `take` answers how long a refused key has to wait."""
 
-    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic,
-                 max_buckets: int = MAX_BUCKETS) -> None:
-        self.rate = rate
-        self.burst = float(burst or max(1, math.ceil(rate)))
-        self.clock = clock
-        self.max_buckets = max_buckets
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, at
-        self._lock = threading.Lock()
+    def __init__(self, rate_per_s: float, burst: int, pod: Storage,
+                 shared: Callable[[], Storage] | None = None) -> None:
+        self.amount = burst or max(1, math.ceil(rate_per_s))
+        self.window_s = max(1, round(self.amount / rate_per_s))
+        self.item = RateLimitItemPerSecond(self.amount, self.window_s)
+        self._pod = FixedWindowRateLimiter(pod)
+        self._shared_factory = shared
+        self._shared: FixedWindowRateLimiter | None = None
+        self._breaker = CircuitBreaker()
 
     def take(self, key: str) -> float:
-        """0 when a token was taken; otherwise seconds until one is available."""
-        now = self.clock()
-        with self._lock:
-            tokens, at = self._buckets.pop(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - at) * self.rate)
-            wait = 0.0
-            if tokens >= 1:
-                tokens -= 1
+        """0 when the request is within the limit; otherwise seconds until it would be."""
+        if self._shared_factory is not None and self._breaker.allow():
+            try:
+                if self._shared is None:  # a cluster client connects when it is built
+                    self._shared = FixedWindowRateLimiter(self._shared_factory())
+                wait = self._take(self._shared, key)
+            except Exception:  # Redis trouble: count in the pod until it is back
+                if self._breaker.record_failure():
+                    _LOGGER.warning("rate limits: Redis failing, counting per pod",
+                                    exc_info=True)
             else:
-                wait = (1 - tokens) / self.rate
-            self._buckets[key] = (tokens, now)
-            while len(self._buckets) > self.max_buckets:
-                self._buckets.popitem(last=False)
-            return wait
+                self._breaker.record_success()
+                return wait
+        return self._take(self._pod, key)
+
+    def _take(self, limiter: FixedWindowRateLimiter, key: str) -> float:
+        if limiter.hit(self.item, key):
+            return 0.0
+        reset, _ = limiter.get_window_stats(self.item, key)
+        return max(0.0, reset - time.time())
+
+
+def redis_storage(url: str, timeout_s: float) -> Callable[[], Storage]:
+    """`limits`' Redis storage over the service's own Redis clients (cache/redis_connect):
+    the same URL forms, credentials and timeouts as the cache tier. `limits` would read
+    the URL its own way (a Sentinel URL's password, for one), so only clients and
+    explicit options pass to it."""
+    target = parse_redis_url(url)
+
+    def build() -> Storage:
+        if target.mode == CLUSTER:
+            hosts = ",".join(f"{host}:{port}" for host, port in target.hosts)
+            options: dict[str, Any] = {"socket_timeout": timeout_s,
+                                       "socket_connect_timeout": timeout_s, "ssl": target.ssl}
+            if target.username is not None:
+                options["username"] = target.username
+            if target.password is not None:
+                options["password"] = target.password
+            return RedisClusterStorage(f"redis+cluster://{hosts}", **options)
+        if target.mode == SENTINEL:
+            _, client = sentinel_client(target, timeout_s=timeout_s, max_connections=16,
+                                        health_check_interval_s=30)
+        else:
+            client = standalone_client(target, timeout_s=timeout_s, max_connections=16,
+                                       health_check_interval_s=30)
+        return RedisStorage("redis://", connection_pool=client.connection_pool)
+
+    return build
 
 
 class Guard:
@@ -103,10 +158,10 @@ class Guard:
     runs before Flask, in the lifecycle, for every kind of answer alike.
     """
 
-    def __init__(self, keys: Sequence[str], buckets: TokenBuckets | None, rate_per_s: float,
+    def __init__(self, keys: Sequence[str], limit: RateLimit | None, rate_per_s: float,
                  admin_token: str) -> None:
         self.keys = keys
-        self.buckets = buckets
+        self.limit = limit
         self.rate_per_s = rate_per_s
         self.admin_token = admin_token
 
@@ -119,10 +174,10 @@ class Guard:
         client = remote_addr or "unknown"
         if self.keys:
             token = check_bearer(authorization, self.keys, "tts")
-            # Buckets are keyed by a digest, so the key itself is never held twice.
+            # Limits are keyed by a digest, so the key itself is never held twice.
             client = "key:" + hashlib.sha256(token.encode()).hexdigest()[:16]
-        if self.buckets is not None:
-            wait = self.buckets.take(client)
+        if self.limit is not None:
+            wait = self.limit.take(client)
             if wait > 0:
                 raise RateLimited(
                     f"more than {self.rate_per_s:g} requests per second for this "
@@ -134,8 +189,12 @@ def guard_from(settings: Settings) -> Guard | None:
     """The guard the settings ask for; None when there is nothing to check, so a
     request pays nothing for auth."""
     keys = settings.api_key_list
-    buckets = (TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst)
-               if settings.rate_limit_per_s > 0 else None)
-    if not keys and buckets is None and not settings.admin_token:
+    limit = None
+    if settings.rate_limit_per_s > 0:
+        shared = (redis_storage(settings.redis_url, settings.redis_timeout_s)
+                  if settings.redis_url else None)
+        limit = RateLimit(settings.rate_limit_per_s, settings.rate_limit_burst, PodCounters(),
+                          shared)
+    if not keys and limit is None and not settings.admin_token:
         return None
-    return Guard(keys, buckets, settings.rate_limit_per_s, settings.admin_token)
+    return Guard(keys, limit, settings.rate_limit_per_s, settings.admin_token)

@@ -10,7 +10,9 @@ which counts, times and logs it whoever answers. It answers only the plainest ca
 a JSON body of known length and at most `BODY_LIMIT` bytes, whose request was planned
 before and whose whole audio tier 1 holds. Anything else (a request not planned
 before, a miss, an error, a chunked or larger body, another content type or method)
-goes on to Flask with the body put back, having cost at most a JSON parse here. So
+goes on to Flask with the body put back, having cost at most a JSON parse here;
+except that while the inference pool is saturated a request never planned before is
+refused here (503), the cheapest point that still serves every hit. So
 one place plans and synthesizes, decides what a request means and renders every
 error; the answer here is built by the same functions as Flask's (its log line also
 says `"shortcut": true`).
@@ -28,6 +30,7 @@ from werkzeug.http import parse_options_header
 from werkzeug.wsgi import get_content_length
 
 from tts.errors import TTSError
+from tts.pool import Overloaded
 from tts.recent import Recent
 from tts.service import Speech, SpeechRequest
 from tts.web import headers
@@ -73,6 +76,8 @@ class CachedHits:
             body = None
         try:
             found = None if body is None else self._find(body)
+        except Overloaded:  # the cheapest refusal: before Flask and the front end
+            raise
         except Exception:  # a fault here costs only the shortcut, never the request
             _LOGGER.exception("serving a cached hit failed; Flask answers instead")
             found = None
@@ -108,7 +113,10 @@ class CachedHits:
                 return None
             self.parsed.put(body, speech_request)
         result = service.remembered(speech_request)
-        return None if result is None else (speech_request, result)
+        if result is None:
+            service.refuse_if_unplanned(speech_request)
+            return None
+        return speech_request, result
 
     def _parse(self, body: bytes) -> SpeechRequest | None:
         """What Flask's route makes of the same body (it is deterministic for a worker:

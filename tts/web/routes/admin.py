@@ -2,8 +2,9 @@
 
 Registered only when `ADMIN_TOKEN` is set (otherwise the paths are 404) and
 guarded by `Authorization: Bearer $ADMIN_TOKEN` (checked by the lifecycle's Guard,
-tts/web/middleware/auth.py). A change applies to the worker process that answers
-(the response names its pid); see docs/operations.md "Degrade to CPU".
+tts/web/middleware/auth.py). A change applies to every worker of the pod (the mode
+is shared, tts/pod.py); the response names the pid of the worker that answered,
+and what it reports is that worker's view. See docs/operations.md "Degrade to CPU".
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify
 
-from tts.engines.degrade import MODES, DegradingEngine
+from tts.engines.degrade import MODES, DegradingEngine, pod_mode
 from tts.errors import BadRequest, Unavailable
 from tts.web.context import json_object, worker_of
 from tts.web.requests import reject_unknown
@@ -27,8 +28,8 @@ def degrade_state() -> dict[str, Any]:
         raise Unavailable("the engine is still warming up")
     if isinstance(engine, DegradingEngine):
         state = engine.state()
-    else:  # one path only: nothing to degrade from
-        state = {"mode": engine.device, "device": engine.device, "degraded": False,
+    else:  # one path only: nothing to degrade from; the pod's mode is still reported
+        state = {"mode": pod_mode().read()[1], "device": engine.device, "degraded": False,
                  "reason": f"single path: the engine runs on {engine.device} only",
                  "since_s": None, "accelerator": None, "switches": 0}
     return {**state, "worker_pid": os.getpid()}
@@ -52,6 +53,8 @@ def degrade_post() -> Response:
     elif engine is not None and mode == "gpu":
         raise BadRequest(f"mode gpu is not available: this worker has no accelerator "
                                 f"(it runs on {engine.device} only)")
+    else:  # every worker of a pod runs on the same hardware: set the pod's mode alike
+        pod_mode().set(mode)
     return jsonify(degrade_state())
 
 

@@ -1,0 +1,91 @@
+"""Goodput under overload: what the service still serves when 4x its capacity of clients
+retry a refused request at once (no back-off, Retry-After ignored), against what it
+serves at 1x in the same run; /healthz probed from another process meanwhile."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+
+from bench.faults.outcome import Outcome, statuses
+from bench.load import Texts, pct
+from tts.testing.gunicorn_server import GunicornServer
+from tts.testing.load import HealthzProbe, Result, capacity, closed_loop, synthesize
+
+
+def retrying_client(server: GunicornServer, texts: Texts) -> Callable[[], Result]:
+    """A request function for `closed_loop`: each client thread keeps its text until it
+    is served, sending it again the moment it is refused."""
+    state = threading.local()
+
+    def one() -> Result:
+        text = getattr(state, "text", None) or texts.next()
+        result = synthesize(server.url, text)
+        state.text = None if result.status == 200 else text
+        return result
+
+    return one
+
+
+def goodput(server: GunicornServer, seconds: float, multiple: int = 4, *,
+            unloaded_requests: int = 6, min_ratio: float = 0.8, max_latency_x: float = 2.0,
+            healthz_p99_s: float = 0.05, refusal_p99_s: float = 0.02) -> Outcome:
+    """Unloaded p50, then `seconds` at 1x capacity, then `seconds` at `multiple` x."""
+    out = Outcome(f"goodput at {multiple}x")
+    cap = capacity(server)
+    texts = Texts("载")
+    for _ in range(2 * server.workers):  # every worker past its first requests
+        synthesize(server.url, texts.next())
+    unloaded = [synthesize(server.url, texts.next()) for _ in range(unloaded_requests)]
+    unloaded_p50 = pct([r.seconds for r in unloaded if r.status == 200], .5)
+
+    def phase(clients: int) -> tuple[list[Result], float]:
+        return closed_loop(retrying_client(server, texts), clients, seconds, window_only=True)
+
+    base, _ = phase(cap)
+    with HealthzProbe(server.url, 0.02, settle_s=1.0, collect_timeout_s=30) as probe:
+        loaded, _ = phase(multiple * cap)
+    base_ok = [r for r in base if r.status == 200]
+    ok = [r for r in loaded if r.status == 200]
+    refused = [r for r in loaded if r.status in (429, 503)]
+    bad = [r for r in loaded + base if r.status not in (200, 429, 503)]
+    no_retry_after = [r for r in refused if not (r.retry_after or "").isdigit()]
+    ratio = len(ok) / len(base_ok) if base_ok else math.nan
+    admitted_p50 = pct([r.seconds for r in ok], .5)
+    latency_x = admitted_p50 / unloaded_p50
+    refusal_p99 = pct([r.seconds for r in refused], .99)
+    healthz_p99 = pct(probe.latencies, .99)
+    out.figures = {
+        "capacity": cap, "clients": [cap, multiple * cap], "seconds": seconds,
+        "unloaded_p50_s": round(unloaded_p50, 3),
+        "ok_per_s_1x": round(len(base_ok) / seconds, 2),
+        "ok_per_s_4x": round(len(ok) / seconds, 2),
+        "goodput_ratio": round(ratio, 2),
+        "ok_p50_s_1x": round(pct([r.seconds for r in base_ok], .5), 3),
+        "ok_p50_s_4x": round(admitted_p50, 3), "ok_p50_vs_unloaded": round(latency_x, 2),
+        "ok_max_s_4x": round(max((r.seconds for r in ok), default=math.nan), 3),
+        "statuses_1x": statuses(base), "statuses_4x": statuses(loaded),
+        "refused_p50_ms": round(1000 * pct([r.seconds for r in refused], .5), 1),
+        "refused_p99_ms": round(1000 * refusal_p99, 1),
+        "retry_after_s": sorted({int(r.retry_after or 0) for r in refused
+                                 if r not in no_retry_after}),
+        "healthz_n": len(probe.latencies), "healthz_failures": probe.failures,
+        "healthz_p99_ms": round(1000 * healthz_p99, 1),
+    }
+    out.expect(not bad, f"{len(bad)} requests neither succeeded nor were refused: "
+                        f"{statuses(bad)}")
+    out.expect(not no_retry_after, f"{len(no_retry_after)} refusals without Retry-After")
+    out.expect(ratio >= min_ratio, f"goodput at {multiple}x is {ratio:.2f} of 1x "
+                                   f"(< {min_ratio:g})")
+    out.expect(latency_x <= max_latency_x,
+               f"admitted p50 {admitted_p50:.2f} s is {latency_x:.1f}x unloaded "
+               f"{unloaded_p50:.2f} s (> {max_latency_x:g}x)")
+    out.expect(math.isnan(refusal_p99) or refusal_p99 <= refusal_p99_s,
+               f"refusals p99 {refusal_p99 * 1000:.0f} ms > {refusal_p99_s * 1000:.0f} ms")
+    out.expect(probe.failures == 0 and len(probe.latencies) > 0,
+               f"/healthz failed {probe.failures} times")
+    out.expect(healthz_p99 <= healthz_p99_s,
+               f"/healthz p99 {healthz_p99 * 1000:.0f} ms > {healthz_p99_s * 1000:.0f} ms")
+    out.expect(server.process is not None and server.process.poll() is None, "master died")
+    return out
