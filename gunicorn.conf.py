@@ -53,6 +53,11 @@ preload_app = False
 timeout = 60
 graceful_timeout = int(settings.drain_delay_s + settings.request_timeout_s + 5)
 keepalive = 5
+# Replace a worker after about this many requests, against slow leaks. The jitter keeps
+# the workers from being replaced together, and a replacement takes no connection
+# before it is warm (post_worker_init), so a replacement costs no request.
+max_requests = settings.max_requests
+max_requests_jitter = settings.max_requests_jitter
 accesslog = None  # the app writes one JSON line per request itself
 
 
@@ -91,7 +96,8 @@ def keep_large_buffers_on_mmap(threshold: int = 256 * 1024) -> None:
 
 def post_worker_init(worker: Any) -> None:
     """Per worker: large buffers on mmap, freeze the warm heap; on SIGTERM report
-    not-ready at once, keep serving for DRAIN_DELAY_S, then stop."""
+    not-ready at once, keep serving for DRAIN_DELAY_S, then stop; return (and so start
+    accepting connections) only once the engine is warm."""
     import gevent
 
     keep_large_buffers_on_mmap()
@@ -118,6 +124,14 @@ def post_worker_init(worker: Any) -> None:
         from tts.web.routes.socketio import serve_when_elected
 
         gevent.spawn(serve_when_elected, worker.wsgi, settings.socketio_port, gevent.sleep)
+    # Take no connection before the engine is warm: until run() starts accepting, new
+    # connections wait in the listen socket all workers share, where a warm worker takes
+    # them. So start-up, a crash and a recycle cost no request while another worker is
+    # ready, and every /readyz that answers speaks for the worker that would serve. The
+    # master's heartbeat goes on meanwhile; a failed load still starts the loop, so
+    # /readyz can report the error.
+    while worker.alive and state.error is None and not state.wait_ready(1.0):
+        worker.notify()
 
 
 def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:

@@ -80,9 +80,10 @@ class Settings:
         "Most synthesis requests per worker that may wait for a thread; beyond it: 503.",
         minimum=0, maximum=10000)
     queue_wait_s: float = setting(
-        0.5,
+        2.0,
         "Longest expected wait for a thread (from the measured cost of recent requests) "
-        "at which a worker still queues a request; beyond it: 503 with Retry-After.",
+        "at which a worker still queues a request (one per thread always may); beyond "
+        "it: 503 with Retry-After.",
         minimum=0, maximum=600)
     request_timeout_s: float = setting(
         30.0,
@@ -93,6 +94,15 @@ class Settings:
         "On SIGTERM, seconds a worker keeps serving with /readyz at 503 (so load balancers "
         "stop sending) before it stops accepting and finishes in-flight work.",
         minimum=0, maximum=300)
+    max_requests: int = setting(
+        20000,
+        "Requests after which gunicorn replaces a worker (against slow leaks); the "
+        "replacement takes connections only once its engine is warm. 0 turns it off.",
+        minimum=0, maximum=10**9)
+    max_requests_jitter: int = setting(
+        2000,
+        "Random extra requests (0 to this) per worker before its replacement, so the "
+        "workers are not replaced at once.", minimum=0, maximum=10**9)
     engine: str = setting("onnx", "Synthesis engine.", choices=("onnx", "sambert"))
     device: str = setting(
         "auto", "Where to run: auto (CUDA if it initializes), cpu or cuda.",

@@ -4,9 +4,10 @@ What tests/test_gunicorn.py already covers is not repeated here (one overload bu
 SIGTERM drain of in-flight requests, a killed idle worker, /healthz under load). These
 add the faults *during sustained load*: 10 s at 4x capacity (fast 503s with Retry-After,
 /healthz answering, worker memory bounded), Redis stopped and restarted mid-load (no
-failed request), and a worker SIGKILLed mid-load (only its own requests fail, gunicorn
-replaces it, ready again). Bounds are generous: the machine is shared, and the timed
-targets are benchmarks (`python -m bench.faults` runs 60 s at 4x with a 50 ms /healthz
+failed request), a worker SIGKILLed mid-load (only the requests in flight on it fail,
+gunicorn replaces it, ready again, nothing refused while it warms), and workers recycled
+by max_requests mid-load (no request fails). Bounds are generous: the machine is shared,
+and the timed targets are benchmarks (`python -m bench.faults` runs 60 s at 4x with a 50 ms /healthz
 p99 bound, and a 10,000-request soak). Together about a minute and a half.
 """
 
@@ -17,7 +18,7 @@ import pytest
 from bench.faults.outcome import Outcome
 from bench.faults.overload import overload
 from bench.faults.redis_restart import redis_restart
-from bench.faults.signals import kill_worker
+from bench.faults.signals import WITHIN_CAPACITY, kill_worker, recycle
 from tts.testing.gunicorn_server import ServerFactory
 from tts.testing.redis_servers import RedisServer
 
@@ -42,7 +43,7 @@ def test_redis_restart_during_load_fails_no_request(
         gunicorn_servers: ServerFactory, redis_server: RedisServer) -> None:
     redis_server.ensure_ready()
     redis_server.flush()
-    server = gunicorn_servers({"REDIS_URL": redis_server.url})
+    server = gunicorn_servers({**WITHIN_CAPACITY, "REDIS_URL": redis_server.url})
     try:
         report(redis_restart(server, redis_server, seconds=12))
     finally:
@@ -53,5 +54,11 @@ def test_redis_restart_during_load_fails_no_request(
 @pytest.mark.parametrize("clients", [4])
 def test_worker_killed_during_load_fails_only_its_requests(
         gunicorn_servers: ServerFactory, clients: int) -> None:
-    server = gunicorn_servers({"WORKERS": "2"})
+    server = gunicorn_servers({**WITHIN_CAPACITY, "WORKERS": "2"})
     report(kill_worker(server, seconds=9, clients=clients))
+
+
+def test_workers_recycled_during_load_fail_no_request(gunicorn_servers: ServerFactory) -> None:
+    server = gunicorn_servers({**WITHIN_CAPACITY, "WORKERS": "2", "MAX_REQUESTS": "10",
+                               "MAX_REQUESTS_JITTER": "2"})
+    report(recycle(server, seconds=10))

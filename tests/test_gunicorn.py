@@ -94,8 +94,11 @@ def servers() -> Iterator[ServerFactory]:
 
 @pytest.fixture(scope="module")
 def two_workers() -> Iterator[GunicornServer]:
-    """Production defaults (WORKERS=2, INFERENCE_THREADS=1, ORT_THREADS=2, QUEUE_SIZE=8)."""
-    with GunicornServer({"WORKERS": "2"}) as server:
+    """Production defaults (WORKERS=2, INFERENCE_THREADS=1, ORT_THREADS=2, QUEUE_SIZE=8)
+    but for the wait bound."""
+    # These tests load the workers to saturation on purpose: on a busy shared machine a
+    # synthesis can take seconds, and the default QUEUE_WAIT_S would refuse part of it.
+    with GunicornServer({"WORKERS": "2", "QUEUE_WAIT_S": "60"}) as server:
         yield server
 
 

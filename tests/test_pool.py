@@ -92,6 +92,17 @@ def test_the_queue_is_bounded_by_expected_wait_not_count() -> None:
     assert refused.value.retry_after_s == pytest.approx(0.1, abs=0.05)
 
 
+def test_one_request_per_thread_may_always_wait() -> None:
+    pool = InferencePool(threads=1, queue_size=100, max_wait_s=0.0)
+    with pool.reserve(10.0):
+        pool.run(lambda: time.sleep(0.05), 10.0)
+    held: list[AbstractContextManager[None]] = []
+    hold(pool, held)
+    hold(pool, held)  # waits one request's time although max_wait_s is 0
+    with pytest.raises(Overloaded):
+        hold(pool, held)
+
+
 def test_queue_wait_is_not_counted_as_cost() -> None:
     pool = InferencePool(threads=1, queue_size=4)
     release = threading.Event()

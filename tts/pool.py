@@ -157,9 +157,14 @@ class InferencePool:
 
     @property
     def saturated(self) -> bool:
-        """True when a new request would be refused: the cheap check before any work."""
-        return (self._admitted >= self.capacity
-                or self.expected_wait_s() > self.max_wait_s)
+        """True when a new request would be refused: the cheap check before any work.
+
+        One request per thread may always wait, however slow requests are: it starts the
+        moment the one before it ends, so the threads never idle between requests, and
+        it waits at most about one request's time."""
+        admitted = self._admitted
+        return admitted >= self.capacity or (admitted >= 2 * self.threads
+                                             and self.expected_wait_s() > self.max_wait_s)
 
     def refuse_if_saturated(self) -> None:
         """Raise Overloaded when a new request would be refused (cheap; takes no slot)."""

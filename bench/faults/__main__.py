@@ -1,6 +1,7 @@
 """Load and fault runs against real gunicorn on 127.0.0.1, each bounded in time and traffic.
 
-    .venv/bin/python -m bench.faults [--only overload goodput redis kill sigterm soak fuzz]
+    .venv/bin/python -m bench.faults [--only overload goodput redis kill recycle sigterm soak
+                                      fuzz]
 
 1. overload: 4x the service's capacity (workers x (inference threads + queue)) of
    clients for 60 s: every request succeeds or gets a fast 503/429 with Retry-After;
@@ -10,8 +11,11 @@
    unloaded, refusals p99 <= 20 ms, /healthz p99 <= 50 ms.
 3. redis: REDIS_URL set, Redis stopped and restarted during load: no failed request,
    and the Redis tier is written again once it is back.
-4. kill: one worker SIGKILLed during load: only requests on that worker fail (no HTTP
-   error answers, at most its in-flight + queued), gunicorn replaces it, /readyz 200.
+4. kill: one worker SIGKILLed during a load of 8 clients (new texts, 9 repeats of
+   each): only the requests in flight on it fail (none refused while the replacement
+   warms), gunicorn replaces it, /readyz 200.
+   recycle: the same load with MAX_REQUESTS=40 (jitter 10): workers are replaced
+   during the load and no request fails.
 5. sigterm: SIGTERM to the master during load (DRAIN_DELAY_S=1): every request that
    reached the service gets an answer (200, or 503 + Retry-After while draining).
 6. soak: 10,000 mixed requests (3% uncached synthesis, cached wav and mp3, front-end
@@ -43,7 +47,7 @@ from bench.faults.goodput import goodput
 from bench.faults.outcome import Outcome
 from bench.faults.overload import overload
 from bench.faults.redis_restart import redis_restart
-from bench.faults.signals import kill_worker, sigterm
+from bench.faults.signals import WITHIN_CAPACITY, kill_worker, recycle, sigterm
 from bench.faults.soak import soak
 from bench.load import BENCH_DIR
 from bench.run_info import machine
@@ -52,7 +56,7 @@ from tts.testing.procfs import loadavg
 from tts.testing.redis_servers import RedisServer
 
 RESULTS = BENCH_DIR / "results" / "faults.md"
-SCENARIOS = ("overload", "goodput", "redis", "kill", "sigterm", "soak", "fuzz")
+SCENARIOS = ("overload", "goodput", "redis", "kill", "recycle", "sigterm", "soak", "fuzz")
 
 
 def run(names: Sequence[str], args: argparse.Namespace,
@@ -75,13 +79,18 @@ def run(names: Sequence[str], args: argparse.Namespace,
                 redis = RedisServer(redis_binary, Path(redis_dir))
                 redis.start()
                 try:
-                    with GunicornServer({"REDIS_URL": redis.url}) as server:
+                    with GunicornServer({**WITHIN_CAPACITY,
+                                         "REDIS_URL": redis.url}) as server:
                         outcomes.append(redis_restart(server, redis, args.redis_seconds))
                 finally:
                     redis.stop()
             elif name == "kill":
-                with GunicornServer({}) as server:
+                with GunicornServer(WITHIN_CAPACITY) as server:
                     outcomes.append(kill_worker(server, args.kill_seconds))
+            elif name == "recycle":
+                with GunicornServer({**WITHIN_CAPACITY, "MAX_REQUESTS": "40",
+                                     "MAX_REQUESTS_JITTER": "10"}) as server:
+                    outcomes.append(recycle(server, args.recycle_seconds))
             elif name == "sigterm":
                 with GunicornServer({"DRAIN_DELAY_S": "1"}) as server:
                     outcomes.append(sigterm(server, args.sigterm_after))
@@ -125,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--goodput-seconds", type=float, default=30)
     parser.add_argument("--redis-seconds", type=float, default=30)
     parser.add_argument("--kill-seconds", type=float, default=20)
+    parser.add_argument("--recycle-seconds", type=float, default=30)
     parser.add_argument("--sigterm-after", type=float, default=5)
     parser.add_argument("--soak-requests", type=int, default=10_000)
     # Resident memory settles over the first ~3,000 mixed requests (front-end and ONNX
