@@ -11,10 +11,12 @@ process) the directory is private to the process, and the process is the pod.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import hashlib
 import mmap
 import os
+import shutil
 import struct
 import tempfile
 import threading
@@ -40,6 +42,7 @@ def pod_dir() -> Path:
     with _private_lock:
         if _private_dir is None:
             _private_dir = Path(tempfile.mkdtemp(prefix="tts-pod-"))
+            atexit.register(shutil.rmtree, _private_dir, ignore_errors=True)
         return _private_dir
 
 
