@@ -351,7 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "corpus_lines": len(lines),
         "parts": runs,
     }
-    json_path.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n")
+    # Compact: the per-syllable lists make an indented file twice as large.
+    json_path.write_text(json.dumps(results, ensure_ascii=False, separators=(",", ":")) + "\n")
     write_report(results, args.out)
     progress(f"wrote {args.out / 'intelligibility.md'}")
     return 0

@@ -244,6 +244,9 @@ cap. The subset is every {results['every']}th line ({len(subset)} lines).
                                 (f"{before} (before)", main_before)])}
 ## Length limit sweep (subset)
 
+Rows {default} and {before} come from the main part on the same lines; the others were
+said in the sweep part. Compare RTF within one part only (the machine's load moves).
+
 {table("MAX_PIECE_SYLLABLES", [(str(n), only(groups.get(name(n), []), subset))
                                 for n in sweep_limits(groups)])}
 ## The voice's floor: clause by clause (subset)
