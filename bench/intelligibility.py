@@ -7,7 +7,7 @@
 Every utterance goes through the real service path: the Flask app from
 `create_app` with the embedded ONNX voice, `POST /api/tts` (or `/api/tts/stream`),
 with the memory cache off so each request is synthesized. Whisper base
-(bench/asr.py) transcribes it in the same process right after; the score is the
+(tts/testing/asr.py) transcribes it in the same process right after; the score is the
 toneless-pinyin error rate against the front end's normalized text (Han only), the
 character error rate, DNSMOS on some lines, and RTF (seconds spent in the
 request / seconds of audio).
@@ -48,11 +48,11 @@ import soundfile as sf
 from flask import Flask
 
 from app import create_app
-from bench import asr
 from bench.results_md import RESULTS_DIR
 from bench.run_info import git_commit, machine
 from config import Settings
 from tts.emotions import EMOTIONS
+from tts.testing import asr
 from tts.testing.texts import load_corpus
 from tts.voices.build import default_voice_dir
 

@@ -38,29 +38,9 @@ from bench.results_md import RESULTS_DIR
 from bench.run_info import git_commit, machine
 from tts.testing.gunicorn_server import GunicornServer
 from tts.testing.load import closed_loop, synthesize
-from tts.testing.procfs import loadavg
+from tts.testing.procfs import Memory, loadavg
 
 MIB = 2**20
-
-
-@dataclass(frozen=True)
-class Memory:
-    """One process's memory from smaps_rollup, in bytes."""
-
-    rss: int
-    pss: int
-    uss: int
-
-    @classmethod
-    def of(cls, pid: int) -> Memory:
-        fields: dict[str, int] = {}
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
-            name, _, rest = line.partition(":")
-            parts = rest.split()
-            if len(parts) == 2 and parts[1] == "kB":
-                fields[name] = int(parts[0]) * 1024
-        return cls(fields["Rss"], fields["Pss"],
-                   fields["Private_Clean"] + fields["Private_Dirty"])
 
 
 @dataclass(frozen=True)

