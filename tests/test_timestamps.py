@@ -17,6 +17,7 @@ import webvtt
 from flask.testing import FlaskClient
 
 from tests.conftest import assert_error
+from tts.frontend.alignment import Aligner
 from tts.frontend.normalize import is_han
 
 FRAME_S = 300 / 24000  # one mel frame of the voice
@@ -214,3 +215,14 @@ def test_stream_of_a_cached_text_sends_every_entry_first(client: FlaskClient) ->
     assert response.headers["X-Cache"] == "hit-memory"
     assert events[0] == ("alignment", {"units": whole["alignment"]})
     assert events[-1] == ("done", {"duration": whole["duration"]})
+
+
+def test_alignment_of_repetitive_text_maps_every_character(voice_frontend: Any) -> None:
+    """A general diff is quadratic on text like this (a caller chooses the text); the
+    walk along both strings still maps every character to its own place."""
+    text = "a1哈，" * 500
+    normalized = voice_frontend.normalize(text)
+    aligner = Aligner(text, normalized)
+    found = [k for k, ch in enumerate(text) if ch == "哈"]
+    mapped = [aligner.source_span(k) for k, ch in enumerate(normalized) if ch == "哈"]
+    assert mapped == [(k, k + 1) for k in found]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 
 from .normalize import is_han
 from .ssml import is_ssml
@@ -24,6 +23,9 @@ from .ssml import is_ssml
 _MARKUP = re.compile(r"<[^>]*>")
 # Characters a rewritten number is read together with ("2026年" is one entry).
 _NUMBER_SUFFIXES = frozenset("年月日号时分秒")
+# How far a rewritten stretch may reach, in characters of either string ("3,415.68"
+# becomes 三千四百一十五点六八): bounds the search after every rewrite.
+_RESYNC_WINDOW = 48
 # Not said, so never at the edge of an entry.
 _EDGES = frozenset("\0 \t\n\r\u3000，。！？；：、,.!?;:\"'“”‘’（）()《》〈〉【】[]{}…—")
 
@@ -67,6 +69,10 @@ class Aligner:
         self._unit_tokens: list[int] = []
         self.passes: list[TimedUnit] = []
         self.pass_starts: list[int] = []  # index in `units` of each pass's first new entry
+
+    def source_span(self, index: int) -> tuple[int, int]:
+        """The span of the caller's text that normalized character `index` came from."""
+        return self._spans[index]
 
     def entry(self, unit: TimedUnit) -> dict[str, object]:
         """A unit as callers get it: its text (without markup), span, times and pinyin."""
@@ -147,20 +153,53 @@ def _same_entry(last: TimedUnit, last_token: int, lo: int, hi: int, token: int,
 
 
 def _char_spans(source: str, normalized: str) -> list[tuple[int, int]]:
-    """For each normalized character, the span of `source` it was made from."""
+    """For each normalized character, the span of `source` it was made from.
+
+    Normalization rewrites short stretches in place and leaves the rest alone, so a
+    walk along both strings suffices: equal characters map one to one, and where
+    they differ, the nearest point where both agree again for two characters (or
+    both end) closes a rewritten stretch. Linear in practice, whatever the text: a
+    general diff is quadratic on repetitive input, and a caller chooses the input.
+    """
     spans: list[tuple[int, int]] = [(0, 0)] * len(normalized)
-    # compared as normalization sees them, so "：" in the source matches ":"
-    comparable = "".join(_folded(ch) for ch in source)
-    matcher = SequenceMatcher(None, comparable, normalized, autojunk=False)
-    for op, a0, a1, b0, b1 in matcher.get_opcodes():
-        if op == "equal":
-            for k in range(b1 - b0):
-                spans[b0 + k] = (a0 + k, a0 + k + 1)
-        elif op in ("replace", "insert"):
-            span = _trimmed(source, a0, a1)
-            for k in range(b0, b1):
-                spans[k] = span
+    comparable = "".join(_folded(ch) for ch in source)  # "：" in the source matches ":"
+    i = j = 0
+    while j < len(normalized):
+        if i < len(comparable) and comparable[i] == normalized[j]:
+            spans[j] = (i, i + 1)
+            i, j = i + 1, j + 1
+            continue
+        di, dj = _resync(comparable, normalized, i, j)
+        span = _trimmed(source, i, i + di)
+        for k in range(j, j + dj):
+            spans[k] = span
+        i, j = i + di, j + dj
     return spans
+
+
+def _resync(source: str, normalized: str, i: int, j: int) -> tuple[int, int]:
+    """Lengths (in source, in normalized) of the rewritten stretch starting at i, j:
+    the nearest point, by total length, where the strings agree again (on a tie, the
+    one agreeing for longer)."""
+    best: tuple[int, int, int] | None = None  # (total length, -agreement, dj)
+    end = min(len(source), i + _RESYNC_WINDOW)
+    for dj in range(min(len(normalized) - j, _RESYNC_WINDOW) + 1):
+        if best is not None and dj > best[0]:
+            break
+        if j + dj == len(normalized):
+            candidate = (len(source) - i + dj, 0, dj)
+        else:
+            at = source.find(normalized[j + dj], i, end)
+            if at < 0:
+                continue
+            agree = 2 if source[at + 1:at + 2] == normalized[j + dj + 1:j + dj + 2] else 1
+            candidate = (at - i + dj, -agree, dj)
+        if (candidate[0] or candidate[2]) and (best is None or candidate < best):
+            best = candidate
+    if best is None:  # nothing agrees nearby: one stretch to the end
+        return len(source) - i, len(normalized) - j
+    total, _, dj = best
+    return total - dj, dj
 
 
 def _folded(ch: str) -> str:
