@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -51,22 +53,22 @@ def clean_redis(redis_server: RedisServer) -> Iterator[RedisServer]:
 
 @pytest.fixture
 def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelSet]:
-    binary = _redis_binary()
     workdir = tmp_path_factory.mktemp("sentinel")
-    group = SentinelSet(binary, workdir)
-    try:
-        group.start()
-        yield group
-    finally:
-        group.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    yield from _running(SentinelSet(_redis_binary(), workdir), workdir)
 
 
 def _cluster(factory: pytest.TempPathFactory, replicas: int) -> Iterator[RedisClusterSet]:
-    binary = _redis_binary()
     cli = _binary("REDIS_CLI", "redis-cli", "redis-tools")
     workdir = factory.mktemp("cluster")
-    group = RedisClusterSet(binary, cli, workdir, replicas=replicas)
+    yield from _running(RedisClusterSet(_redis_binary(), cli, workdir, replicas=replicas),
+                        workdir)
+
+
+Group = TypeVar("Group", SentinelSet, RedisClusterSet)
+
+
+def _running(group: Group, workdir: Path) -> Iterator[Group]:
+    """A started set of servers for a fixture; stopped and its directory gone after."""
     try:
         group.start()
         yield group
