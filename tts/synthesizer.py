@@ -94,8 +94,14 @@ class Synthesizer:
             acoustic_s += item.acoustic_s
             vocoder_s += item.vocoder_s
             audio = fade(with_gain(item.audio, prosody.gain), rate, start=first, end=item.last)
+            if item.last:
+                # Nothing is computed after the last chunk (an engine only settles its
+                # bookkeeping): finish the generator here rather than queue for a thread.
+                next(chunks, None)
             yield Said(soft_limit(audio), index, item.durations_s if first else None)
             first = False
+            if item.last:
+                break
         if self.on_sentence is not None and parts:
             audio = parts[0] if len(parts) == 1 else np.concatenate(parts)
             self.on_sentence(SentenceAudio(audio, acoustic_s, vocoder_s))
