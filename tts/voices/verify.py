@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 
 from tts.voices.graph import check, constants, session
-from tts.voices.vocoder_rewrite import DATA_INPUT
+from tts.voices.vocoder_graph import DATA_INPUT
 
 
 def without_activation_quant(model: onnx.ModelProto) -> onnx.ModelProto:

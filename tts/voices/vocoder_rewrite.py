@@ -8,37 +8,29 @@ leaky relu, add, tanh) and re-emits it as one clean NCW Conv1d chain with real
 `dilations`. Every assumption is checked against the graph and against values
 observed by running the original graph (the "probe"); anything unexpected raises
 `PatternError` instead of producing a silently wrong voice.
+
+The graph is read by `tts.voices.vocoder_graph` (constants, probes, dilated regions)
+and written through `tts.voices.ncw_emitter`; this module decides, op by op, what
+each original node becomes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper
 
-from tts.voices.graph import check, cleanup, constants, consumers, node_attrs, probe, producers
+from tts.voices.graph import check, cleanup, node_attrs
+from tts.voices.ncw_emitter import NcwEmitter, conv1d_attrs
+from tts.voices.vocoder_graph import DATA_INPUT, DilatedRegion, ObservedGraph
 
 OPSET = 17
-DATA_INPUT = "mels"
-PROBE_FRAMES = (57, 83)  # two lengths, not multiples of the dilations (3, 9, 27)
 LAYOUT_OPS = frozenset({"Transpose", "Unsqueeze", "Squeeze", "Identity", "Dropout"})
-S2B_OPS = frozenset({"Pad", "Reshape", "Transpose", "Unsqueeze", "Squeeze", "Slice"})
 INT64_MAX = np.iinfo(np.int64).max
-
-
-def _data_tensors(graph: onnx.GraphProto, consts: dict[str, np.ndarray]) -> set[str]:
-    """Tensors carrying the signal; shape arithmetic (after Shape/Size) is excluded."""
-    data = {i.name for i in graph.input if i.name not in consts}
-    for node in graph.node:
-        if node.op_type in ("Shape", "Size"):
-            continue
-        if any(i in data for i in node.input):
-            data.update(o for o in node.output if o)
-    return data
 
 
 @dataclass
@@ -53,43 +45,6 @@ class _Value:
     labels: tuple[str, ...]
 
 
-@dataclass
-class _Dilated:
-    """One SpaceToBatchND -> Conv -> BatchToSpaceND region, reduced to its meaning."""
-
-    source: str
-    conv: onnx.NodeProto
-    dilation: int
-    time_axis: int
-    inner: set[str]
-
-
-@dataclass
-class _Emitter:
-    """Collects the clean NCW graph while the original data path is walked."""
-
-    nodes: list[onnx.NodeProto] = field(default_factory=list)
-    inits: list[onnx.TensorProto] = field(default_factory=list)
-    count: int = 0
-
-    def fresh(self, hint: str) -> str:
-        """A unique tensor name; short names keep the file readable."""
-        self.count += 1
-        return f"{hint}_{self.count}"
-
-    def const(self, hint: str, value: np.ndarray) -> str:
-        """Store a constant as an initializer and return its name."""
-        name = self.fresh(hint)
-        self.inits.append(numpy_helper.from_array(value, name))
-        return name
-
-    def node(self, op: str, inputs: list[str], hint: str, **attrs: Any) -> str:
-        """Append one node with a single output and return that output's name."""
-        out = self.fresh(hint)
-        self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
-        return out
-
-
 class VocoderLift:
     """Walks the tf2onnx vocoder graph and re-emits its data path as NCW Conv1d ops."""
 
@@ -97,92 +52,22 @@ class VocoderLift:
         self.model = model
         self.graph = model.graph
         self.keep_quant = keep_quant
-        self.rank4 = rank4  # emit [N, C, 1, W] conv2d instead of [N, C, W] conv1d
-        self.t_axis = 3 if rank4 else 2
-        self.consts = constants(self.graph)
-        self.data = _data_tensors(self.graph, self.consts)
-        self.prod = producers(self.graph)
-        self.cons = consumers(self.graph)
-        rng = np.random.default_rng(0)
-        self.probes = [
-            probe(model, {DATA_INPUT: rng.standard_normal((1, t, 80)).astype(np.float32)})
-            for t in PROBE_FRAMES
-        ]
-        self.em = _Emitter()
+        self.seen = ObservedGraph(model)
+        self.em = NcwEmitter(rank4)
         self.values: dict[str, _Value] = {}
-        self.regions: dict[str, _Dilated] = {}
+        self.regions: dict[str, DilatedRegion] = {}
         self.skip: set[str] = set()
-
-    # ---- probe helpers
-
-    def shapes(self, name: str) -> list[tuple[int, ...]]:
-        """Observed shape of a tensor at each probe length."""
-        check(all(name in p for p in self.probes), f"no probe value for {name}")
-        return [tuple(p[name].shape) for p in self.probes]
-
-    def param(self, name: str) -> list[np.ndarray]:
-        """Observed value of a parameter input (constant or computed) at each probe."""
-        if name in self.consts:
-            return [self.consts[name]] * len(self.probes)
-        check(all(name in p for p in self.probes), f"no probe value for {name}")
-        return [p[name] for p in self.probes]
-
-    def const(self, name: str, what: str) -> np.ndarray:
-        """A constant input, or a PatternError naming what was expected."""
-        check(name in self.consts, f"{what} ({name}) is not a constant")
-        return self.consts[name]
-
-    # ---- region discovery
-
-    def find_dilated_regions(self) -> None:
-        """Locate every conv that runs on a space-to-batch'ed tensor (batch > 1)."""
-        for node in self.graph.node:
-            if node.op_type != "Conv" or node.input[0] not in self.data:
-                continue
-            batches = {s[0] for s in self.shapes(node.input[0])}
-            if batches == {1}:
-                continue
-            check(len(batches) == 1, f"{node.name}: batch varies with length")
-            self._add_region(node, batches.pop())
-
-    def _add_region(self, conv: onnx.NodeProto, dilation: int) -> None:
-        """Walk back to the padding that starts SpaceToBatchND, forward to its crop."""
-        inner: set[str] = {conv.name}
-        name = conv.input[0]
-        while True:
-            node = self.prod[name]
-            check(node.op_type in S2B_OPS, f"unexpected {node.op_type} before {conv.name}")
-            inner.add(node.name)
-            if node.op_type == "Pad" and node.input[1] not in self.consts:
-                source = node.input[0]
-                break
-            name = node.input[0]
-        name = conv.output[0]
-        while True:
-            users = [n for n in self.cons.get(name, []) if n.op_type not in ("Shape", "Size")]
-            check(len(users) == 1, f"{name}: expected one data consumer in BatchToSpaceND")
-            node = users[0]
-            check(node.op_type in S2B_OPS, f"unexpected {node.op_type} after {conv.name}")
-            if node.op_type == "Slice":
-                break
-            inner.add(node.name)
-            name = node.output[0]
-        spatial = [s[2:] for s in self.shapes(conv.input[0])]
-        axes = {i for sh in spatial for i, d in enumerate(sh) if d != 1}
-        check(len(axes) == 1, f"{conv.name}: cannot tell its time axis")
-        region = _Dilated(source, conv, dilation, axes.pop(), inner)
-        self.regions[node.name] = region
-        self.skip |= inner
 
     # ---- main walk
 
     def run(self) -> onnx.ModelProto:
         """Lift the whole data path and return the clean model."""
-        self.find_dilated_regions()
+        self.regions = self.seen.dilated_regions()
+        self.skip = set().union(*(region.inner for region in self.regions.values()))
         inp = self.graph.input[0]
         check(inp.name == DATA_INPUT and len(self.graph.input) == 1, "unexpected inputs")
         ncw = self.em.node("Transpose", [DATA_INPUT], "ncw", perm=[0, 2, 1])
-        if self.rank4:
+        if self.em.rank4:
             ncw = self.em.node("Unsqueeze", [ncw, self.em.const("ax", np.array([2]))], "nc1w")
         self.values[DATA_INPUT] = _Value(ncw, ("N", "W", "C"))
         handlers = self.handlers()
@@ -226,12 +111,12 @@ class VocoderLift:
             assert isinstance(perm, list)
             labels = [labels[int(p)] for p in perm]
         elif node.op_type == "Unsqueeze":
-            axes = self.const(node.input[1], "Unsqueeze axes")
+            axes = self.seen.const(node.input[1], "Unsqueeze axes")
             rank = len(labels) + axes.size
             for ax in sorted(int(a) % rank for a in axes.ravel()):
                 labels.insert(ax, "1")
         elif node.op_type == "Squeeze":
-            axes = self.const(node.input[1], "Squeeze axes")
+            axes = self.seen.const(node.input[1], "Squeeze axes")
             drop = {int(a) % len(labels) for a in axes.ravel()}
             check(all(labels[a] == "1" for a in drop), f"{node.name} squeezes a real axis")
             labels = [lab for i, lab in enumerate(labels) if i not in drop]
@@ -240,7 +125,7 @@ class VocoderLift:
     def reshape(self, node: onnx.NodeProto) -> None:
         """Accept only reshapes that move singleton axes (e.g. the final [1,-1,1])."""
         val = self.values[node.input[0]]
-        before, after = self.shapes(node.input[0]), self.shapes(node.output[0])
+        before, after = self.seen.shapes(node.input[0]), self.seen.shapes(node.output[0])
         for b, a in zip(before, after, strict=True):
             check([d for d in b if d != 1] == [d for d in a if d != 1],
                   f"{node.name} is a real reshape")
@@ -266,7 +151,7 @@ class VocoderLift:
             return
         sig, cst = (a, b) if a in self.values else (b, a)
         val = self.values[sig]
-        bias = self.const(cst, "Add operand")
+        bias = self.seen.const(cst, "Add operand")
         bias_ncw = self._per_channel(bias, val.labels, node.name)
         out = self.em.node("Add", [val.name, self.em.const("bias", bias_ncw)], "biased")
         self.set(node, out, val.labels)
@@ -276,7 +161,7 @@ class VocoderLift:
         full = bias.reshape((1,) * (len(labels) - bias.ndim) + bias.shape)
         for lab, d in zip(labels, full.shape, strict=True):
             check(d == 1 or lab == "C", f"{where}: constant varies along {lab}")
-        return full.reshape((-1, 1, 1) if self.rank4 else (-1, 1)).astype(np.float32)
+        return full.reshape((-1, 1, 1) if self.em.rank4 else (-1, 1)).astype(np.float32)
 
     def conv(self, node: onnx.NodeProto) -> None:
         """A conv2d whose non-time spatial axis is 1 is a conv1d: emit it as one."""
@@ -288,16 +173,16 @@ class VocoderLift:
         attrs = node_attrs(node)
         check(attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET"), "auto_pad")
         check("output_shape" not in attrs, f"{node.name}: output_shape unsupported")
-        weight = self.const(node.input[1], "conv weight")
+        weight = self.seen.const(node.input[1], "conv weight")
         check(weight.shape[2 + 1 - t] == 1, f"{node.name}: kernel spans the singleton axis")
         new: dict[str, Any] = {"kernel_shape": [int(weight.shape[2 + t])]}
-        new.update(_conv1d_attrs(attrs, t, node.name))
-        new = self.widen(new)
+        new.update(conv1d_attrs(attrs, t, node.name))
+        new = self.em.widen(new)
         if "group" in attrs:
             new["group"] = attrs["group"]
-        inputs = [val.name, self.em.const("w", self.kernel(weight, t))]
+        inputs = [val.name, self.em.const("w", self.em.kernel(weight, t))]
         if len(node.input) > 2 and node.input[2]:
-            inputs.append(self.em.const("b", self.const(node.input[2], "conv bias")))
+            inputs.append(self.em.const("b", self.seen.const(node.input[2], "conv bias")))
         out = self.em.node(node.op_type, inputs, node.op_type.lower(), **new)
         self.set(node, out, val.labels)
 
@@ -311,88 +196,39 @@ class VocoderLift:
             check(all(v == 1 for v in attrs.get(key, [1])), f"{conv.name}: {key} != 1")
         check(all(v == 0 for v in attrs.get("pads", [0])), f"{conv.name}: pads != 0")
         check(attrs.get("group", 1) == 1, f"{conv.name}: grouped")
-        weight = self.const(conv.input[1], "dilated conv weight")
+        weight = self.seen.const(conv.input[1], "dilated conv weight")
         t = region.time_axis
         check(weight.shape[2 + 1 - t] == 1, f"{conv.name}: kernel spans the singleton axis")
         kernel = int(weight.shape[2 + t])
         self._check_dilated_shapes(region, crop, val.labels, weight.shape[0], kernel)
-        inputs = [val.name, self.em.const("w", self.kernel(weight, t))]
+        inputs = [val.name, self.em.const("w", self.em.kernel(weight, t))]
         if len(conv.input) > 2 and conv.input[2]:
-            inputs.append(self.em.const("b", self.const(conv.input[2], "conv bias")))
-        out = self.em.node("Conv", inputs, "dconv",
-                           **self.widen({"kernel_shape": [kernel], "dilations": [region.dilation]}))
+            inputs.append(self.em.const("b", self.seen.const(conv.input[2], "conv bias")))
+        widened = self.em.widen({"kernel_shape": [kernel], "dilations": [region.dilation]})
+        out = self.em.node("Conv", inputs, "dconv", **widened)
         self.set(crop, out, val.labels)
 
-    def kernel(self, weight: np.ndarray, t: int) -> np.ndarray:
-        """A conv2d kernel with the singleton axis dropped (rank 3) or moved first (rank 4)."""
-        k1d = np.ascontiguousarray(weight.take(0, 2 + 1 - t))
-        return k1d[:, :, None, :] if self.rank4 else k1d
-
-    def widen(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        """1-D conv attributes, as 2-D ones with a trivial leading axis when rank 4."""
-        if not self.rank4:
-            return attrs
-        out: dict[str, Any] = {}
-        for key, value in attrs.items():
-            vals = list(value)
-            neutral = 0 if key in ("pads", "output_padding") else 1
-            out[key] = ([0, vals[0], 0, vals[1]] if key == "pads"
-                        else vals if key == "group" else [neutral, *vals])
-        if "group" in attrs:
-            out["group"] = attrs["group"]
-        return out
-
-    def _check_dilated_shapes(self, region: _Dilated, crop: onnx.NodeProto,
+    def _check_dilated_shapes(self, region: DilatedRegion, crop: onnx.NodeProto,
                               labels: tuple[str, ...], out_ch: int, kernel: int) -> None:
         """The region must map [.., W, C] to [.., W - d*(k-1), O] in the same layout."""
         shrink = region.dilation * (kernel - 1)
-        for src, dst in zip(self.shapes(region.source), self.shapes(crop.output[0]),
+        for src, dst in zip(self.seen.shapes(region.source), self.seen.shapes(crop.output[0]),
                             strict=True):
             want = tuple(d - shrink if lab == "W" else out_ch if lab == "C" else d
                          for lab, d in zip(labels, src, strict=True))
             check(dst == want, f"{region.conv.name}: region maps {src} to {dst}, not {want}")
 
-    def _edges(self, node: onnx.NodeProto, axes: list[int], starts: list[int],
-               ends: list[int], shape: tuple[int, ...]) -> dict[int, tuple[int, int]]:
-        """Per-axis (cut at start, cut at end) of a unit-step Slice at one probe."""
-        out: dict[int, tuple[int, int]] = {}
-        for ax, s, e in zip(axes, starts, ends, strict=True):
-            dim = shape[ax]
-            s = min(max(s + dim if s < 0 else s, 0), dim)
-            e = min(max(e + dim if e < 0 else e, 0), dim)
-            out[ax] = (s, dim - e)
-        return out
-
     def slice(self, node: onnx.NodeProto) -> None:
         """A Slice on the signal must cut a fixed number of frames off each end of W."""
         val = self.values[node.input[0]]
-        params = [self.param(n) if n else [None] * len(self.probes) for n in node.input[1:]]
-        cuts = []
-        for i, shape in enumerate(self.shapes(node.input[0])):
-            starts, ends = params[0][i], params[1][i]
-            axes = params[2][i] if len(params) > 2 and params[2][i] is not None else None
-            steps = params[3][i] if len(params) > 3 and params[3][i] is not None else None
-            check(steps is None or bool(np.all(steps == 1)), f"{node.name}: step != 1")
-            assert starts is not None and ends is not None
-            ax_list = ([int(a) % len(shape) for a in axes] if axes is not None
-                       else list(range(len(starts))))
-            cuts.append(self._edges(node, ax_list, [int(s) for s in starts],
-                                    [int(e) for e in ends], shape))
-        check(all(c == cuts[0] for c in cuts), f"{node.name}: crop depends on length")
-        self._emit_crop_or_pad(node, val, cuts[0], "Slice")
+        self._emit_crop_or_pad(node, val, self.seen.slice_edges(node), "Slice")
 
     def pad(self, node: onnx.NodeProto) -> None:
         """Reflect/zero padding of W only, with amounts independent of the length."""
         val = self.values[node.input[0]]
         mode = node_attrs(node).get("mode", b"constant")
         mode = mode.decode() if isinstance(mode, bytes) else mode
-        if len(node.input) > 2 and node.input[2]:
-            check(bool(np.all(self.const(node.input[2], "pad value") == 0)), "pad value")
-        check(len(node.input) < 4 or not node.input[3], f"{node.name}: Pad axes unsupported")
-        pads = [tuple(int(p) for p in v.ravel()) for v in self.param(node.input[1])]
-        check(all(p == pads[0] for p in pads), f"{node.name}: padding depends on length")
-        rank = len(val.labels)
-        amounts = {ax: (pads[0][ax], pads[0][ax + rank]) for ax in range(rank)}
+        amounts = self.seen.pad_edges(node, len(val.labels))
         self._emit_crop_or_pad(node, val, amounts, "Pad", str(mode))
 
     def _emit_crop_or_pad(self, node: onnx.NodeProto, val: _Value,
@@ -407,14 +243,14 @@ class VocoderLift:
             self.set(node, val.name, val.labels)
             return
         if op == "Pad":
-            amount = np.zeros(2 * (self.t_axis + 1), np.int64)
-            amount[[self.t_axis, 2 * self.t_axis + 1]] = lo, hi
+            amount = np.zeros(2 * (self.em.t_axis + 1), np.int64)
+            amount[[self.em.t_axis, 2 * self.em.t_axis + 1]] = lo, hi
             pads = self.em.const("pads", amount)
             out = self.em.node("Pad", [val.name, pads], "pad", mode=mode)
         else:
             starts = self.em.const("starts", np.array([lo], np.int64))
             ends = self.em.const("ends", np.array([-hi if hi else INT64_MAX], np.int64))
-            axes = self.em.const("axes", np.array([self.t_axis], np.int64))
+            axes = self.em.const("axes", np.array([self.em.t_axis], np.int64))
             out = self.em.node("Slice", [val.name, starts, ends, axes], "crop")
         self.set(node, out, val.labels)
 
@@ -424,11 +260,11 @@ class VocoderLift:
         if not self.keep_quant:
             self.set(node, val.name, val.labels)
             return
-        scale = self.const(node.input[1], "quant scale")
+        scale = self.seen.const(node.input[1], "quant scale")
         check(scale.size == 1, f"{node.name}: per-axis quantization unsupported")
         inputs = [val.name, self.em.const("scale", scale)]
         if len(node.input) > 2 and node.input[2]:
-            inputs.append(self.em.const("zp", self.const(node.input[2], "zero point")))
+            inputs.append(self.em.const("zp", self.seen.const(node.input[2], "zero point")))
         self.set(node, self.em.node(node.op_type, inputs, "q"), val.labels)
 
     # ---- output
@@ -445,7 +281,7 @@ class VocoderLift:
         check(sorted(real) == sorted(canon), f"output labels {val.labels}")
         perm = [canon.index(lab) for lab in real]
         name = val.name
-        if self.rank4:
+        if self.em.rank4:
             name = self.em.node("Squeeze", [name, self.em.const("ax", np.array([2]))], "ncw")
         tail = self.em.node("Transpose", [name], "out", perm=perm)
         shape = [1 if lab != "W" else -1 for lab in val.labels]
@@ -457,19 +293,3 @@ class VocoderLift:
         model.ir_version = self.model.ir_version
         return cleanup(model)
 
-
-def _conv1d_attrs(attrs: dict[str, Any], t: int, where: str) -> dict[str, list[int]]:
-    """Keep the time-axis entries of 2-D conv attributes; the other axis must be trivial."""
-    neutral = {"strides": 1, "dilations": 1, "output_padding": 0}
-    out: dict[str, list[int]] = {}
-    for key, value in attrs.items():
-        if key not in (*neutral, "pads"):
-            continue
-        vals = [int(v) for v in value]
-        if key == "pads":
-            check(vals[1 - t] == 0 and vals[3 - t] == 0, f"{where}: pads on singleton axis")
-            out[key] = [vals[t], vals[2 + t]]
-        else:
-            check(vals[1 - t] == neutral[key], f"{where}: {key} on singleton axis")
-            out[key] = [vals[t]]
-    return out
