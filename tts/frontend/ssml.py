@@ -12,14 +12,16 @@ Parsing uses defusedxml: a DTD (and with it every entity definition, the
 hostile document is one 400 and never a file read or a memory blow-up. Size is
 bounded by the request's text limit and by the element, depth and break limits
 below (413 past them).
+
+The element walk is here; what an attribute's value means (durations, rates,
+volumes) is `ssml_values`', and the runs, breaks and errors are `ssml_items`'.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
@@ -27,60 +29,25 @@ from defusedxml.ElementTree import fromstring
 from tts.emotions import EMOTIONS
 
 from .say_as import READERS
+from .ssml_items import Break, Item, Run, SsmlError, SsmlTooLarge, Style
+from .ssml_values import (
+    BREAK_STRENGTH_S,
+    PITCH_WORDS,
+    RATE_WORDS,
+    parse_number,
+    parse_ratio,
+    parse_time,
+    parse_volume,
+)
 
 MAX_ELEMENTS = 500
 MAX_DEPTH = 16
-MAX_BREAK_S = 10.0  # one <break>
 MAX_TOTAL_BREAK_S = 60.0  # all of them in one document
 INTENSITY_RANGE = (0.0, 2.0)
 RATIO_RANGE = (0.5, 2.0)  # prosody rate and pitch, after nesting
 VOLUME_RANGE = (0.0, 4.0)  # linear gain, after nesting (+12 dB)
 
-BREAK_STRENGTH_S = {"none": 0.0, "x-weak": 0.05, "weak": 0.12, "medium": 0.25,
-                    "strong": 0.5, "x-strong": 1.0}
-RATE_WORDS = {"x-slow": 0.6, "slow": 0.8, "medium": 1.0, "default": 1.0, "fast": 1.25,
-              "x-fast": 1.6}
-PITCH_WORDS = {"x-low": 0.8, "low": 0.9, "medium": 1.0, "default": 1.0, "high": 1.12,
-               "x-high": 1.25}
-VOLUME_WORDS = {"silent": 0.0, "x-soft": 0.35, "soft": 0.6, "medium": 1.0, "default": 1.0,
-                "loud": 1.5, "x-loud": 2.0}
 PHONEME_ALPHABETS = ("py", "pinyin")
-
-
-class SsmlError(ValueError):
-    """The SSML is malformed or uses something unsupported; the message says where."""
-
-
-class SsmlTooLarge(SsmlError):
-    """The SSML is over one of the size limits (elements, depth, break time)."""
-
-
-@dataclass(frozen=True)
-class Style:
-    """Per-run prosody set by SSML; the defaults mean "as the request says"."""
-
-    rate: float = 1.0
-    pitch: float = 1.0
-    volume: float = 1.0
-    emotion: str | None = None
-    intensity: float | None = None
-
-
-@dataclass(frozen=True)
-class Run:
-    """Text to read in one style; `pinyin` set means its reading is fixed (phoneme)."""
-
-    text: str
-    style: Style
-    pinyin: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class Break:
-    seconds: float
-
-
-Item = Run | Break
 
 
 _SSML_START = ("<speak", "<?xml", "<!DOCTYPE")
@@ -201,11 +168,11 @@ class _Walker:
         _allow(el, ("rate", "pitch", "volume"))
         rate, pitch, volume = style.rate, style.pitch, style.volume
         if (value := el.get("rate")) is not None:
-            rate *= _ratio("rate", value, RATE_WORDS, semitones=False)
+            rate *= parse_ratio("rate", value, RATE_WORDS, semitones=False)
         if (value := el.get("pitch")) is not None:
-            pitch *= _ratio("pitch", value, PITCH_WORDS, semitones=True)
+            pitch *= parse_ratio("pitch", value, PITCH_WORDS, semitones=True)
         if (value := el.get("volume")) is not None:
-            volume *= _volume(value)
+            volume *= parse_volume(value)
         for name, got, (low, high) in (("rate", rate, RATIO_RANGE), ("pitch", pitch, RATIO_RANGE),
                                        ("volume", volume, VOLUME_RANGE)):
             if not low <= got <= high:
@@ -221,7 +188,7 @@ class _Walker:
                             + ", ".join(EMOTIONS))
         intensity = style.intensity
         if (raw := el.get("intensity")) is not None:
-            intensity = _number("<emotion intensity>", raw, *INTENSITY_RANGE)
+            intensity = parse_number("<emotion intensity>", raw, *INTENSITY_RANGE)
         self.children(el, replace(style, emotion=category, intensity=intensity), depth)
 
     def phoneme(self, el: ET.Element, style: Style, depth: int) -> None:
@@ -284,62 +251,4 @@ def _allow(el: ET.Element, names: tuple[str, ...]) -> None:
         if name not in names:
             raise SsmlError(f"text: <{_local(el.tag)}> has no attribute {_local(name)!r}; "
                             f"allowed: {', '.join(n for n in names if '{' not in n)}")
-
-
-def _number(what: str, raw: str, low: float, high: float) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not low <= value <= high:  # also rejects nan
-        raise SsmlError(f"text: {what}={raw!r} must be a number from {low:g} to {high:g}")
-    return value
-
-
-_TIME = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$")
-
-
-def parse_time(raw: str) -> float:
-    """'300ms' or '1.5s' -> seconds."""
-    m = _TIME.match(raw)
-    if not m:
-        raise SsmlError(f"text: <break time={raw!r}>: write a duration like 300ms or 1.5s")
-    seconds = float(m[1]) / (1000.0 if m[2] == "ms" else 1.0)
-    if seconds > MAX_BREAK_S:
-        raise SsmlTooLarge(f"text: <break time={raw!r}> is longer than {MAX_BREAK_S:g} s")
-    return seconds
-
-
-_RELATIVE = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*(%|st|dB)?\s*$")
-
-
-def _ratio(name: str, raw: str, words: dict[str, float], *, semitones: bool) -> float:
-    """A prosody rate or pitch: a word, n% of normal, +n%/-n% relative, a bare
-    multiplier, or (pitch) +n st semitones."""
-    if raw in words:
-        return words[raw]
-    m = _RELATIVE.match(raw)
-    if m and m[2] != "dB" and (m[2] != "st" or semitones):
-        value, unit, signed = float(m[1]), m[2], raw.strip()[0] in "+-"
-        if unit == "st":
-            return float(2.0 ** (value / 12.0))
-        if unit == "%":
-            return 1.0 + value / 100.0 if signed else value / 100.0
-        if not signed and value > 0:
-            return value
-    hint = "n%, +n%, -n%, a multiplier" + (", +nst" if semitones else "")
-    raise SsmlError(f"text: <prosody {name}={raw!r}>: use one of {', '.join(words)} or {hint}")
-
-
-def _volume(raw: str) -> float:
-    if raw in VOLUME_WORDS:
-        return VOLUME_WORDS[raw]
-    m = _RELATIVE.match(raw)
-    if m and m[2] in ("dB", "%"):
-        value, signed = float(m[1]), raw.strip()[0] in "+-"
-        if m[2] == "dB":
-            return float(10.0 ** (value / 20.0))
-        return 1.0 + value / 100.0 if signed else value / 100.0
-    raise SsmlError(f"text: <prosody volume={raw!r}>: use one of {', '.join(VOLUME_WORDS)}, "
-                    "+ndB, -ndB or n%")
 
