@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench import plots
-from bench.load import BENCH_DIR, ROOT, Texts, ms, pct, wait_for_load
+from bench.load import BENCH_DIR, ROOT, ms, wait_for_load
 from bench.phases import (
     Figures,
     Settings,
@@ -50,10 +50,12 @@ from bench.results_md import RESULTS_DIR, render
 from bench.run_info import git_commit, machine
 from bench.seed_baseline import RAW_VOICE
 from bench.servers import SeedServer
+from tts.testing.corpus_texts import Texts
 from tts.testing.gunicorn_server import GunicornServer
 from tts.testing.load import synthesize
 from tts.testing.procfs import loadavg, rss_mb
 from tts.testing.redis_servers import RedisServer
+from tts.testing.stats import pct
 
 _LOGGER = logging.getLogger("bench")
 

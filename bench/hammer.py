@@ -19,8 +19,8 @@ from typing import Any
 
 import requests
 
-from bench.load import pct
 from tts.testing.load import Result, closed_loop, post_tts
+from tts.testing.stats import pct
 
 
 @dataclass(frozen=True)

@@ -40,11 +40,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
-from bench.load import ROOT, ms, pct
+from bench.load import ROOT, ms
 from bench.run_info import git_commit, machine
 from tts.testing.gunicorn_server import GunicornServer, ServerError
 from tts.testing.load import HealthzProbe, Result, capacity, closed_loop, synthesize
 from tts.testing.procfs import cpu_seconds, loadavg
+from tts.testing.stats import pct
 from tts.testing.texts import SENTENCES, chinese_number
 
 RESULTS = ROOT / "bench" / "results" / "healthz_under_load.md"

@@ -22,10 +22,10 @@ import requests
 
 from bench import rtf as rtf_bench
 from bench.hammer import hammer, have_wrk
-from bench.load import MixedTexts, Texts
 from bench.results_md import RESULTS_DIR
 from bench.seed_baseline import RAW_VOICE
 from bench.servers import BareServer, SeedServer
+from tts.testing.corpus_texts import MixedTexts, Texts
 from tts.testing.gunicorn_server import GunicornServer
 from tts.testing.load import (
     Background,

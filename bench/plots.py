@@ -12,8 +12,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bench.load import pct
 from bench.results_md import cached_runs
+from tts.testing.stats import pct
 
 
 def _cdf(ax: plt.Axes, values: Sequence[float], label: str) -> None:

@@ -7,7 +7,8 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from bench.load import BENCH_DIR, pct
+from bench.load import BENCH_DIR
+from tts.testing.stats import pct
 
 RESULTS_DIR = BENCH_DIR / "results"
 

@@ -1,4 +1,4 @@
-"""Load and fault tests against real gunicorn on 127.0.0.1: shorter runs of bench/faults/.
+"""Load and fault tests against real gunicorn on 127.0.0.1: shorter runs of tts.testing.faults.
 
 What tests/test_gunicorn.py already covers is not repeated here (one overload burst,
 SIGTERM drain of in-flight requests, a killed idle worker, /healthz under load). These
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import pytest
 
-from bench.faults.outcome import Outcome
-from bench.faults.overload import overload
-from bench.faults.redis_restart import redis_restart
-from bench.faults.signals import WITHIN_CAPACITY, kill_worker, recycle
+from tts.testing.faults.outcome import Outcome
+from tts.testing.faults.overload import overload
+from tts.testing.faults.redis_restart import redis_restart
+from tts.testing.faults.signals import WITHIN_CAPACITY, kill_worker, recycle
 from tts.testing.gunicorn_server import ServerFactory
 from tts.testing.redis_servers import RedisServer
 

@@ -1,2 +1,2 @@
-"""Load and fault runs against real gunicorn, one module per scenario family;
-`python -m bench.faults` (this package's __main__) runs them and writes the report."""
+"""`python -m bench.faults`: runs the load and fault scenarios of tts.testing.faults at
+full length and writes their report."""

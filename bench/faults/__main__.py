@@ -24,8 +24,8 @@
 7. fuzz: schemathesis CLI from GET /openapi.json, >= 1,000 generated cases: no 5xx,
    no response outside the document.
 
-Each family is a module of this package (overload, goodput, redis_restart, signals, soak,
-fuzz) whose scenario functions return their figures and the list of violated
+Each family is a module of tts.testing.faults (overload, goodput, redis_restart, signals,
+soak, fuzz) whose scenario functions return their figures and the list of violated
 expectations; tests/test_faults.py runs shorter versions of some of them and asserts
 the same. This module runs the chosen scenarios and writes bench/results/faults.md.
 """
@@ -42,15 +42,15 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench.faults.fuzz import fuzz
-from bench.faults.goodput import goodput
-from bench.faults.outcome import Outcome
-from bench.faults.overload import overload
-from bench.faults.redis_restart import redis_restart
-from bench.faults.signals import WITHIN_CAPACITY, kill_worker, recycle, sigterm
-from bench.faults.soak import soak
 from bench.load import BENCH_DIR
 from bench.run_info import machine
+from tts.testing.faults.fuzz import fuzz
+from tts.testing.faults.goodput import goodput
+from tts.testing.faults.outcome import Outcome
+from tts.testing.faults.overload import overload
+from tts.testing.faults.redis_restart import redis_restart
+from tts.testing.faults.signals import WITHIN_CAPACITY, kill_worker, recycle, sigterm
+from tts.testing.faults.soak import soak
 from tts.testing.gunicorn_server import GunicornServer
 from tts.testing.procfs import loadavg
 from tts.testing.redis_servers import RedisServer
@@ -112,7 +112,7 @@ def render(outcomes: Sequence[Outcome], meta: dict[str, str]) -> str:
              f"- load average: start {meta['load_start']}, end {meta['load_end']} (shared "
              "machine: other engineers' tests run at the same time)",
              "- every server: `gunicorn -c gunicorn.conf.py` on 127.0.0.1 (production "
-             "defaults unless named), started by tests/gunicorn_server.py", "",
+             "defaults unless named), started by tts/testing/gunicorn_server.py", "",
              "| scenario | result | key figures |", "|---|---|---|"]
     for o in outcomes:
         keys = {k: v for k, v in o.figures.items() if k not in ("summary", "command")}

@@ -6,10 +6,11 @@ from __future__ import annotations
 import math
 import time
 
-from bench.faults.outcome import Outcome, statuses, worker_rss
-from bench.load import Texts, pct
+from tts.testing.corpus_texts import Texts
+from tts.testing.faults.outcome import Outcome, statuses, worker_rss
 from tts.testing.gunicorn_server import GunicornServer
 from tts.testing.load import HealthzProbe, Result, capacity, closed_loop, synthesize
+from tts.testing.stats import pct
 
 
 def overload(server: GunicornServer, seconds: float, multiple: int = 4,

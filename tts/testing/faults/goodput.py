@@ -8,10 +8,11 @@ import math
 import threading
 from collections.abc import Callable
 
-from bench.faults.outcome import Outcome, statuses
-from bench.load import Texts, pct
+from tts.testing.corpus_texts import Texts
+from tts.testing.faults.outcome import Outcome, statuses
 from tts.testing.gunicorn_server import GunicornServer
 from tts.testing.load import HealthzProbe, Result, capacity, closed_loop, synthesize
+from tts.testing.stats import pct
 
 
 def retrying_client(server: GunicornServer, texts: Texts) -> Callable[[], Result]:

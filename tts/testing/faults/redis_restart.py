@@ -7,8 +7,8 @@ import threading
 import time
 from collections import Counter
 
-from bench.faults.outcome import Outcome, statuses
-from bench.load import MixedTexts, Texts
+from tts.testing.corpus_texts import MixedTexts, Texts
+from tts.testing.faults.outcome import Outcome, statuses
 from tts.testing.gunicorn_server import GunicornServer
 from tts.testing.load import closed_loop, synthesize, wait_until
 from tts.testing.redis_servers import RedisServer

@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.faults.outcome import Outcome
+from tts.testing.faults.outcome import Outcome
 from tts.testing.gunicorn_server import GunicornServer
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"

@@ -9,8 +9,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from bench.faults.outcome import Outcome, statuses
-from bench.load import Texts
+from tts.testing.corpus_texts import Texts
+from tts.testing.faults.outcome import Outcome, statuses
 from tts.testing.gunicorn_server import GunicornServer
 from tts.testing.load import Result, closed_loop, synthesize, wait_until
 

@@ -9,8 +9,8 @@ from collections import Counter
 
 import requests
 
-from bench.faults.outcome import Outcome, statuses, worker_rss
-from bench.load import Texts
+from tts.testing.corpus_texts import Texts
+from tts.testing.faults.outcome import Outcome, statuses, worker_rss
 from tts.testing.gunicorn_server import GunicornServer
 from tts.testing.load import Result, closed_loop, post_tts, synthesize
 
