@@ -27,13 +27,8 @@ from config import Settings
 from tests.conftest import make_settings, started_app
 from tts.emotions import Prosody
 from tts.engines.base import AudioChunk, Engine, SentenceAudio, VoiceInfo
-from tts.engines.degrade import (
-    MODES,
-    DegradeMachine,
-    DegradePolicy,
-    DegradingEngine,
-    is_memory_error,
-)
+from tts.engines.degrade import DegradingEngine
+from tts.engines.degrade_machine import MODES, DegradeMachine, DegradePolicy, is_memory_error
 from tts.engines.onnx_engine import OnnxEngine
 from tts.pod import PodMode
 

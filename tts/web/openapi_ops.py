@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from config import Settings
-from tts.engines.degrade import MODES
+from tts.engines.degrade_machine import MODES
 from tts.web import headers
 from tts.web.error_map import Shape, shape_for
 from tts.web.middleware.auth import PROTECTED_PREFIXES

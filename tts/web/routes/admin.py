@@ -14,7 +14,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify
 
-from tts.engines.degrade import MODES, DegradingEngine, pod_mode
+from tts.engines.degrade import DegradingEngine, pod_mode
+from tts.engines.degrade_machine import MODES
 from tts.errors import BadRequest, Unavailable
 from tts.web.context import json_object, worker_of
 from tts.web.requests import reject_unknown
