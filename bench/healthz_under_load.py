@@ -2,8 +2,9 @@
 side-by-side of WORKERS / INFERENCE_THREADS / ORT_THREADS combinations.
 
 Everything runs against real gunicorn + gevent workers on 127.0.0.1 (started by
-tests/gunicorn_server.py, so bound to loopback and without gunicorn's shared
+tts/testing/gunicorn_server.py, so bound to loopback and without gunicorn's shared
 control socket; otherwise `gunicorn -c gunicorn.conf.py` with the given settings).
+The load is bench/saturation.py's; part 3 is bench/concurrency_combos.py.
 
 1. Saturation (production defaults unless --env): --clients threads send distinct
    ~72-character texts (always cache misses) for --duration seconds while another
@@ -25,45 +26,28 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import itertools
 import os
 import shlex
-import statistics
 import sys
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
+from bench.concurrency_combos import parse_combo, run_combinations
 from bench.load import ROOT, ms
 from bench.run_info import git_commit, machine
-from tts.testing.gunicorn_server import GunicornServer, ServerError
-from tts.testing.load import HealthzProbe, Result, capacity, closed_loop, synthesize
+from bench.saturation import next_text, saturate, start_server, warm
+from tts.testing.gunicorn_server import GunicornServer
+from tts.testing.load import HealthzProbe, Result, capacity, synthesize
 from tts.testing.procfs import cpu_seconds, loadavg
 from tts.testing.stats import pct
-from tts.testing.texts import SENTENCES, chinese_number
 
 RESULTS = ROOT / "bench" / "results" / "healthz_under_load.md"
-_COUNTER = itertools.count()
-
-
-# ------------------------------------------------------------------ texts
-
-
-def text72(n: int) -> str:
-    """A distinct ~72-character text (the seed corpus' average): always a cache miss."""
-    suffix = f"，这是第{chinese_number(n)}句。"
-    body = "，".join(SENTENCES[(n + k) % len(SENTENCES)] for k in range(3))
-    return body[: 72 - len(suffix)] + suffix
-
-
-def next_text() -> str:
-    return text72(next(_COUNTER))
 
 
 # ------------------------------------------------------------------ CPU accounting
@@ -107,38 +91,7 @@ class CpuWindow:
         return times.user + times.system + times.children_user + times.children_system
 
 
-# ------------------------------------------------------------------ traffic
-
-
-def saturate(url: str, clients: int, duration_s: float) -> tuple[list[Result], float]:
-    """`clients` threads sending distinct texts back to back for `duration_s`; only the
-    requests that finished within it count, and the seconds returned are `duration_s`."""
-    return closed_loop(lambda: synthesize(url, next_text()), clients, duration_s,
-                       window_only=True)
-
-
-def warm(url: str, clients: int) -> None:
-    """A few requests on every worker's path so first-call costs are not measured."""
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(lambda _: synthesize(url, next_text()), range(2 * clients)))
-
-
-def start_server(env: dict[str, str], cwd: Path) -> GunicornServer:
-    """Start a server, retrying once: on this shared machine a start-up has been seen
-    to receive a SIGTERM from outside (another engineer's tooling)."""
-    for attempt in (1, 2):
-        server = GunicornServer(env, cwd=cwd)
-        try:
-            return server.start()
-        except ServerError as exc:
-            print(f"server start failed (attempt {attempt}): {str(exc).splitlines()[0]}",
-                  file=sys.stderr)
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
-# ------------------------------------------------------------------ the three parts
+# ------------------------------------------------------------------ saturation and overload
 
 
 def run_saturation(server: GunicornServer, clients: int, duration_s: float,
@@ -208,74 +161,6 @@ def run_overload(server: GunicornServer, capacity: int, bursts: int) -> list[str
     ]
 
 
-@dataclass
-class Combo:
-    workers: int
-    threads: int
-    ort: int
-    server: GunicornServer | None = None
-    rps: list[float] = field(default_factory=list)
-    loaded_p50: list[float] = field(default_factory=list)
-    single: list[float] = field(default_factory=list)
-    errors: int = 0
-
-    @property
-    def name(self) -> str:
-        return f"W={self.workers} I={self.threads} O={self.ort}"
-
-    def env(self) -> dict[str, str]:
-        return {"WORKERS": str(self.workers), "INFERENCE_THREADS": str(self.threads),
-                "ORT_THREADS": str(self.ort)}
-
-
-def run_combinations(combos: list[Combo], rounds: int, clients: int, seconds: float,
-                     singles: int, cwd: Path) -> list[str]:
-    with ExitStack() as stack:
-        for combo in combos:  # all up at once; idle servers use no CPU (no ORT spinning)
-            combo.server = start_server(combo.env(), cwd)
-            stack.callback(combo.server.stop)
-        for combo in combos:
-            assert combo.server is not None
-            warm(combo.server.url, clients)
-        for _ in range(rounds):
-            for combo in combos:
-                assert combo.server is not None
-                results, elapsed = saturate(combo.server.url, clients, seconds)
-                ok = [r.seconds for r in results if r.status == 200]
-                combo.errors += len(results) - len(ok)
-                combo.rps.append(len(ok) / elapsed)
-                combo.loaded_p50.append(statistics.median(ok))
-                time.sleep(0.5)
-                for _ in range(singles):
-                    result = synthesize(combo.server.url, next_text())
-                    if result.status == 200:
-                        combo.single.append(result.seconds)
-                    else:
-                        combo.errors += 1
-    best_rps = max(combos, key=lambda c: statistics.median(c.rps))
-    best_single = min(combos, key=lambda c: statistics.median(c.single))
-    base = statistics.median(combos[0].rps)
-    lines = [
-        f"### Combinations: {rounds} interleaved rounds; {clients} clients x {seconds:g} s "
-        f"for throughput, then {singles} one-at-a-time requests",
-        "",
-        "| combination | requests/s (median) | vs first | p50 under load ms | one request "
-        "p50 ms | one request p90 ms | errors |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for combo in combos:
-        rps = statistics.median(combo.rps)
-        lines.append(
-            f"| {combo.name} | {rps:.2f} ({min(combo.rps):.2f}-{max(combo.rps):.2f}) | "
-            f"{rps / base:.2f}x | {ms(statistics.median(combo.loaded_p50))} | "
-            f"{ms(statistics.median(combo.single))} | {ms(pct(combo.single, .9))} | "
-            f"{combo.errors} |")
-    lines += ["", f"Highest throughput: {best_rps.name}. Lowest one-request latency: "
-              f"{best_single.name}. (W workers, I inference threads each, O ONNX Runtime "
-              "intra-op threads per session.)", ""]
-    return lines
-
-
 # ------------------------------------------------------------------ report
 
 
@@ -283,11 +168,6 @@ def served_code(repo: Path) -> str:
     """The commit of this checkout, and which tree the servers ran from."""
     tree = "this working tree" if repo == ROOT else f"the tree at {repo}"
     return f"{git_commit()}, served from {tree}"
-
-
-def parse_combo(text: str) -> Combo:
-    workers, threads, ort = (int(v) for v in text.split(","))
-    return Combo(workers, threads, ort)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
