@@ -1,14 +1,20 @@
-"""The command line speaks real audio files."""
+"""The command line speaks real audio files, and serves the API under gunicorn."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import requests
 import soundfile as sf
 import srt
+
+from tts.testing.load import http_ok, wait_until
+from tts.testing.ports import HOST, free_port
+from tts.testing.procfs import children_of
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -60,3 +66,32 @@ def test_say_writes_subtitles_timed_to_the_audio(voice_dir: Path, tmp_path: Path
     assert [c.content for c in cues] == ["今天天气很好", "我们一起去公园", "散步吧",
                                          "然后去图书馆看书"]
     assert abs(cues[-1].end.total_seconds() - sf.info(str(out)).duration) < 0.02
+
+
+def test_serve_answers_over_http_until_terminated(voice_dir: Path, tmp_path: Path) -> None:
+    """`serve` runs gunicorn with gunicorn.conf.py; --port and --workers win over the
+    PORT and WORKERS settings (set here to values that would not answer)."""
+    port = free_port()
+    url = f"http://{HOST}:{port}"
+    env = {**os.environ, "TTS_VOICE_DIR": str(voice_dir), "PORT": "1", "WORKERS": "3",
+           # no shared Socket.IO port, and gunicorn's control socket in a private dir
+           "SOCKETIO_PORT": "0", "XDG_RUNTIME_DIR": str(tmp_path)}
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "tts", "serve", "--host", HOST, "--port", str(port),
+             "--workers", "1"],
+            cwd=REPO, env=env, stdout=out, stderr=out, start_new_session=True)
+    try:
+        ready = wait_until(lambda: server.poll() is not None or http_ok(url + "/readyz"), 120)
+        assert ready and server.poll() is None, log.read_text(encoding="utf-8")
+        assert len(children_of(server.pid)) == 1
+        response = requests.post(url + "/api/tts", json={"text": "你好，世界。"}, timeout=60)
+        assert response.status_code == 200 and response.content[:4] == b"RIFF"
+        assert float(response.headers["X-Audio-Duration"]) > 0.5
+        server.terminate()
+        assert server.wait(60) == 0, log.read_text(encoding="utf-8")
+    finally:
+        if server.poll() is None:  # a failed assertion above: take the workers too
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(10)

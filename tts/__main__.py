@@ -1,4 +1,10 @@
-"""Command line: `python -m tts say "文本" -o out.wav` or `--file input.txt` for long texts."""
+"""Command line (`mandarin-tts`, or `python -m tts`).
+
+    say "文本" -o out.wav     text to an audio file with no server (`--file input.txt`
+                              for long texts, `--subtitles out.srt` for timed cues)
+    serve [--port N] [--workers N]
+                              the HTTP service under gunicorn with gunicorn.conf.py
+"""
 
 from __future__ import annotations
 
@@ -6,23 +12,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
-from cache import AudioCache, MemoryTier
-from config import Settings, SettingsError
-from tts import subtitles
 from tts.audio import FORMATS, SAMPLE_RATES
 from tts.emotions import EMOTIONS
-from tts.engines import EngineError, load_engine
-from tts.frontend import Frontend, NothingToSay, load_lexicon
-from tts.pool import InferencePool
-from tts.service import SpeechRequest, SpeechService
-from tts.synthesizer import Synthesizer
-from tts.voices import VoiceError
+
+# Beside app.py at the top of a checkout; a wheel from `pip install .` does not carry it.
+GUNICORN_CONF = Path(__file__).resolve().parents[1] / "gunicorn.conf.py"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tts", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tts", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     say = commands.add_parser("say", help="synthesize text to an audio file")
     source = say.add_mutually_exclusive_group(required=True)
@@ -37,50 +36,38 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     say.add_argument("--subtitles", type=Path, default=None,
                      help="also write subtitles timed to the audio (.srt or .vtt)")
     say.add_argument("--max-chars", type=int, default=20, help="characters per subtitle cue")
+    serve = commands.add_parser(
+        "serve", help="serve the HTTP API under gunicorn (from a checkout)",
+        description="Serve the HTTP API as `gunicorn -c gunicorn.conf.py` does: gevent "
+                    "workers, front end preloaded in the master, drain on SIGTERM. Every "
+                    "other setting comes from the environment (python -m config lists "
+                    "them). Needs gunicorn.conf.py, which lives at the top of a checkout "
+                    "of the repository beside app.py: run from a checkout or an editable "
+                    "install (pip install -e .), or name the file with --config; a wheel "
+                    "installed with `pip install .` does not carry it.")
+    serve.add_argument("--port", type=int, default=None,
+                       help="TCP port to listen on (default: the PORT setting, 7860)")
+    serve.add_argument("--workers", type=int, default=None,
+                       help="gunicorn worker processes (default: the WORKERS setting, 2)")
+    serve.add_argument("--host", default=None,
+                       help="address to bind (default: gunicorn.conf.py's, 0.0.0.0)")
+    serve.add_argument("--config", type=Path, default=GUNICORN_CONF,
+                       help="gunicorn config file (default: %(default)s)")
     return parser.parse_args(argv)
-
-
-def say(args: argparse.Namespace, settings: Settings) -> float:
-    text = args.file.read_text(encoding="utf-8") if args.file else args.text
-    fmt = args.format or (args.output.suffix.lstrip(".") if args.output.suffix.lstrip(".")
-                          in FORMATS else "wav")
-    engine = load_engine(settings)
-    lexicon = load_lexicon(settings.lexicon_file) if settings.lexicon_file else None
-    frontend = Frontend(*engine.symbol_tables(), lexicon=lexicon,
-                        max_syllables=settings.max_piece_syllables,
-                        yao_for_one=settings.yao_for_one)
-    progress = tqdm(unit="sentence", disable=len(text) < 200)
-    synthesizer = Synthesizer(frontend, engine, InferencePool(1, 0), timeout_s=3600,
-                              on_sentence=lambda _: progress.update())
-    # The service's own path, with a cache that keeps nothing: the file holds what
-    # the HTTP routes would answer for the same request.
-    service = SpeechService(synthesizer, AudioCache(MemoryTier(0)))
-    rate = args.sample_rate or engine.sample_rate
-    request = SpeechRequest(text=text, voice=engine.voices()[0].name, emotion=args.emotion,
-                            speed=args.speed, fmt=fmt, sample_rate=rate)
-    progress.total = service.planned(request).sentences
-    speech = service.speak(request, timed=args.subtitles is not None)
-    progress.close()
-    args.output.write_bytes(speech.data)
-    if args.subtitles is not None:
-        kind = "vtt" if args.subtitles.suffix.lower() == ".vtt" else "srt"
-        cues = subtitles.cues(service.alignment(request, speech.timing), args.max_chars)
-        args.subtitles.write_text(subtitles.render(cues, kind), encoding="utf-8")
-    return speech.duration_s
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if not 0.5 <= args.speed <= 2.0:
-        print("error: --speed must be from 0.5 to 2.0", file=sys.stderr)
-        return 2
-    try:
-        seconds = say(args, Settings.from_env())
-    except (SettingsError, EngineError, VoiceError, NothingToSay, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"wrote {args.output} ({seconds:.2f} s of audio)")
-    return 0
+    # Each command's module is imported only when it runs: `serve` must import nothing
+    # of the service before gunicorn has read gunicorn.conf.py, which sets up the
+    # metrics directory and keeps Redis and ONNX Runtime out of the master.
+    if args.command == "serve":
+        from tts.cli_serve import serve
+
+        return serve(args)
+    from tts.cli_say import say_command
+
+    return say_command(args)
 
 
 if __name__ == "__main__":
