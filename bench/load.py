@@ -11,8 +11,6 @@ import os
 import time
 from pathlib import Path
 
-# bench/memory.py imports Texts from here.
-from tts.testing.corpus_texts import Texts as Texts
 from tts.testing.procfs import loadavg
 
 BENCH_DIR = Path(__file__).resolve().parent

@@ -33,9 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.cached_ab import export
-from bench.load import ROOT, Texts
+from bench.load import ROOT
 from bench.results_md import RESULTS_DIR
 from bench.run_info import git_commit, machine
+from tts.testing.corpus_texts import Texts
 from tts.testing.gunicorn_server import GunicornServer
 from tts.testing.load import closed_loop, synthesize
 from tts.testing.procfs import Memory, loadavg
