@@ -6,6 +6,11 @@ speakers then say 1 as 幺 (yao1) so that it cannot be heard as 七. The TN gram
 reads such strings as quantities (房间1101 -> 一千一百零一) or even as dates
 (取件码1-2-1101), so they are rewritten before it runs. Bus lines of one or two
 digits stay numbers (11路 -> 十一路), which is what riders say.
+
+The grammar makes the opposite mistake with the short service numbers (110, 119,
+120...): it reads them digit by digit everywhere, so 120瓦 became 幺二零瓦 and 第110名
+第幺幺零名. They are hotlines only where the context says so (拨打120, 120急救中心);
+elsewhere they are read as the numbers they are.
 """
 
 from __future__ import annotations
@@ -37,6 +42,19 @@ _LANDLINE = re.compile(r"(?<![\d.\-])(?:0\d{2,3}|[48]00)-\d{3,4}-?\d{4}(?![\d.\-
 _ROOM = re.compile(r"(?<![\d.\-])(\d{3,5})(?=室|号房|房间|会议室|宿舍)")
 _BUS = re.compile(r"(?<![\d.\-])(\d{3,4})(?=路(?:公交|汽车|车|电车|巴士|线)?)")
 _FLIGHT = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2}|[A-Z]\d|\d[A-Z])(\d{3,4})(?![A-Za-z0-9.])")
+# The short service numbers the grammar always reads digit by digit, and the words
+# that make one of them a hotline when they come just before or after it.
+# Units after which the grammar reads the number right by itself (120km -> 一百二十公里).
+_GRAMMAR_UNIT = r"(?:km/h|km|kg|cm|mm|ml|m2|m²|m|L|h|min|s|kW|°|℃)(?![A-Za-z])"
+_SERVICE = re.compile(rf"(?<![\d.\-])(11[0124]|119|12[02])(?![\d.%‰]|{_GRAMMAR_UNIT})")
+_HOTLINE_BEFORE = re.compile(
+    r"(?:报警|火警|急救|救护车|拨打|拨|打|致电|呼叫|电话|热线|求救|求助|号码|联系|查号)"
+    r"[是为:：\s]{0,3}$")
+_HOTLINE_AFTER = re.compile(r"^\s?(?:急救|报警|火警|热线|电话|服务|中心|查号|查询|投诉|举报|"
+                            r"平台|客服|求助|求救|救护车|指挥中心)")
+_SERVICE_AS_NUMBER = {"110": "一百一十", "111": "一百一十一", "112": "一百一十二",
+                      "114": "一百一十四", "119": "一百一十九", "120": "一百二十",
+                      "122": "一百二十二"}
 _TRAIN = re.compile(r"(?<![A-Za-z0-9])([GDCZTKYL])(\d{1,4})(?=次)")
 
 
@@ -95,4 +113,8 @@ def find_codes(text: str, one: str = YAO) -> list[tuple[int, int, str]]:
         add(m.start(), m.end(), m[1] + read_code(m[2], one))
     for m in _TRAIN.finditer(text):
         add(m.start(), m.end(), m[1] + read_code(m[2], one))
+    for m in _SERVICE.finditer(text):
+        hotline = (_HOTLINE_BEFORE.search(text, 0, m.start())
+                   or _HOTLINE_AFTER.match(text[m.end():]))
+        add(m.start(), m.end(), read_code(m[1], one) if hotline else _SERVICE_AS_NUMBER[m[1]])
     return sorted(spans)
