@@ -17,8 +17,9 @@ Parts (`--only`):
   one after the other per line, so both RTFs see the same machine load;
 - sweep: MAX_PIECE_SYLLABLES 10..40 on the subset (every `--every`-th line);
 - floor: each clause (text cut at ，。！？；、：) on its own request, transcripts joined;
-- emotions, speeds, routes: the presets, speeds 0.75-1.5 and the streamed route at
-  the default limit, on the subset.
+- emotions, speeds, routes: the presets, speeds 0.75-2 and the streamed route at
+  the default limit, on the subset; speeds above the voice's own limit also as the
+  acoustic model alone says them (no time-stretch), side by side.
 Rows that equal a main configuration (neutral, 1.0, whole) are taken from main.
 Where inside an acoustic pass the errors fall comes from aligning reference and
 heard syllables and from the plan's pieces. Results go to
@@ -48,10 +49,12 @@ import soundfile as sf
 from flask import Flask
 
 from app import create_app
+from bench.intelligibility_report import SPEEDS, write_report
 from bench.results_md import RESULTS_DIR
 from bench.run_info import git_commit, machine
 from config import Settings
 from tts.emotions import EMOTIONS
+from tts.engines.onnx_engine import MAX_MODEL_SPEED
 from tts.testing import asr
 from tts.testing.texts import load_corpus
 from tts.voices.build import default_voice_dir
@@ -60,7 +63,7 @@ _LOGGER = logging.getLogger("bench.intelligibility")
 PARTS = ("main", "sweep", "floor", "emotions", "speeds", "routes")
 BEFORE_LIMIT = 60  # the front end's effective piece length before the cap
 SWEEP = (10, 15, 20, 25, 30, 40, 60)
-SPEEDS = (0.75, 1.0, 1.25, 1.5)
+VOICE_ALONE = max(SPEEDS)  # a model-speed limit that never stretches
 CLAUSE_MARKS = re.compile(r"(?<=[，。！？；、：,!?;:])")
 WARM_UP = ("为了让测量更公平，我们先用一句不计分的长句子预热一下服务，"
            "这样后面每一句的耗时都不包含第一次运行时的准备工作。")
@@ -76,11 +79,13 @@ class Config:
     emotion: str = "neutral"
     speed: float = 1.0
     route: str = "whole"  # whole | stream | clauses
+    max_model_speed: float = MAX_MODEL_SPEED  # above it the engine time-stretches
 
     @property
     def name(self) -> str:
+        alone = "" if self.max_model_speed == MAX_MODEL_SPEED else " voice-alone"
         return (f"limit={self.limit} emotion={self.emotion} speed={self.speed:g} "
-                f"route={self.route}")
+                f"route={self.route}{alone}")
 
 
 @dataclass
@@ -106,15 +111,17 @@ class Utterance:
 
 
 class Service:
-    """The app as the service runs it, with one MAX_PIECE_SYLLABLES and no memory cache."""
+    """The app as the service runs it, with one MAX_PIECE_SYLLABLES and no memory cache;
+    `max_model_speed` other than the engine's own is for comparison only."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, max_model_speed: float = MAX_MODEL_SPEED) -> None:
         settings = Settings.from_env({"TTS_VOICE_DIR": str(default_voice_dir())},
                                      cache_memory_bytes=0, max_piece_syllables=limit)
         self.app: Flask = create_app(settings)
         worker = self.app.extensions["tts"]
         if not worker.wait_ready(180):
             raise RuntimeError(f"the worker did not start: {worker.error}")
+        worker.service.synthesizer.engine.max_model_speed = max_model_speed
         self.client = self.app.test_client()
         self.rate = int(self.client.get("/api/voices").get_json()["voices"][0]["sample_rate"])
         # The first long requests of a fresh app pay for new tensor shapes; keep that
@@ -238,7 +245,9 @@ def configs_for(part: str, default_limit: int) -> list[Config]:
     if part == "emotions":
         return [Config("emotions", default_limit, emotion=e) for e in EMOTIONS if e != "neutral"]
     if part == "speeds":
-        return [Config("speeds", default_limit, speed=s) for s in SPEEDS if s != 1.0]
+        return [*(Config("speeds", default_limit, speed=s) for s in SPEEDS if s != 1.0),
+                *(Config("speeds", default_limit, speed=s, max_model_speed=VOICE_ALONE)
+                  for s in SPEEDS if s > MAX_MODEL_SPEED)]
     if part == "routes":
         return [Config("routes", default_limit, route="stream")]
     raise ValueError(part)
@@ -250,15 +259,17 @@ def run_part(part: str, lines: Sequence[tuple[int, str]], default_limit: int,
     """Every configuration of `part` over `lines`, line by line so the configurations
     share the machine's load (their RTFs are compared side by side)."""
     configs = configs_for(part, default_limit)
-    services: dict[int, Service] = {}
+    services: dict[tuple[int, float], Service] = {}
     try:
         for config in configs:
-            if config.limit not in services:
-                services[config.limit] = Service(config.limit)
+            key = (config.limit, config.max_model_speed)
+            if key not in services:
+                services[key] = Service(*key)
         out: list[Utterance] = []
         for k, (index, text) in enumerate(lines):
             for config in configs:
-                out.append(measure(services[config.limit], config, index, text, recognizer,
+                out.append(measure(services[config.limit, config.max_model_speed], config,
+                                   index, text, recognizer,
                                    index % dnsmos_every == 0))
             done = out[-len(configs):]
             progress(f"{part} {k + 1}/{len(lines)} line {index}: " + ", ".join(
@@ -293,8 +304,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from bench.intelligibility_report import write_report
-
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     parts = [p.strip() for p in args.only.split(",") if p.strip()]

@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 
 from tts.audio import FORMATS, encode, join, resample
+from tts.audio.stretch import speed_up
 
 RATE = 24000
 
@@ -76,3 +77,23 @@ def test_join_never_clips_and_leaves_normal_levels_alone() -> None:
     joined = join([normal], [0.0], RATE)
     middle = slice(1000, len(normal) - 1000)
     assert np.array_equal(joined[middle], normal[middle])
+
+
+def dominant_hz(audio: np.ndarray, rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio))))
+    return float(np.argmax(spectrum) * rate / len(audio))
+
+
+@pytest.mark.parametrize("factor", [1.1, 1.25, 1.6])
+def test_speed_up_shortens_exactly_and_keeps_the_pitch(factor: float) -> None:
+    source = tone(2.0)
+    faster = speed_up(source, RATE, factor)
+    assert len(faster) == round(len(source) / factor)
+    assert dominant_hz(faster, RATE) == pytest.approx(220, rel=0.02)
+    assert np.max(np.abs(faster)) <= 1.0
+
+
+def test_speed_up_handles_short_and_unchanged_audio() -> None:
+    blip = np.full(100, 0.1, dtype=np.float32)  # shorter than the stretcher's own blocks
+    assert len(speed_up(blip, RATE, 1.5)) == 67
+    assert speed_up(blip, RATE, 1.0) is blip

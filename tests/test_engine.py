@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tts.emotions import Prosody
-from tts.engines.onnx_engine import OnnxEngine
+from tts.engines.onnx_engine import MAX_MODEL_SPEED, OnnxEngine
 from tts.frontend import Frontend
 
 SENTENCE = "今天天气很好，我们一起去公园散步吧。"
@@ -66,6 +66,21 @@ def test_speed_changes_duration(engine: OnnxEngine, voice_frontend: Frontend) ->
     assert slow > 1.2 * normal
 
 
+@pytest.mark.parametrize("speed", [1.5, 2.0])
+def test_speech_beyond_the_voices_own_speed_is_shortened_to_the_asked_speed(
+        engine: OnnxEngine, voice_frontend: Frontend, speed: float) -> None:
+    """Above MAX_MODEL_SPEED the model speaks at that speed and the audio is stretched
+    the rest of the way: as long as `speed` asks, and not what the model alone gives."""
+    [sentence] = voice_frontend.analyze(SENTENCE.rstrip("。"))
+    [at_limit] = engine.stream(engine.voice.name, sentence.text, sentence.ids,
+                               Prosody(speed=MAX_MODEL_SPEED), whole=True)
+    [fast] = engine.stream(engine.voice.name, sentence.text, sentence.ids,
+                           Prosody(speed=speed), whole=True)
+    assert len(fast.audio) == round(len(at_limit.audio) * MAX_MODEL_SPEED / speed)
+    model_alone = engine.vocode(engine.mel(sentence.ids, Prosody(speed=speed))[0])
+    assert len(fast.audio) != len(model_alone)
+
+
 def test_pitch_and_energy_controls_change_the_audio(engine: OnnxEngine,
                                                     voice_frontend: Frontend) -> None:
     # The energy ratio scales the model's (normalized) energy feature: it changes the
@@ -111,7 +126,8 @@ def test_durations_cover_the_audio(engine: OnnxEngine, voice_frontend: Frontend,
     assert chunks[0].durations_s is not None
     assert all(c.durations_s is None for c in chunks[1:])
     assert len(chunks[0].durations_s) == len(sentence.ids)
-    assert (len(chunks) == 1) == whole and chunks[-1].last
+    # a stretched sentence comes in one chunk: the stretcher takes it whole
+    assert (len(chunks) == 1) == (whole or prosody.speed > MAX_MODEL_SPEED) and chunks[-1].last
     seconds = sum(len(c.audio) for c in chunks) / engine.sample_rate
     frame_s = engine.voice.hop_size / engine.sample_rate
     assert sum(chunks[0].durations_s) == pytest.approx(seconds, abs=frame_s)

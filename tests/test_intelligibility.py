@@ -52,13 +52,16 @@ def normalizer(app: Flask) -> asr.Normalize:
     return normalize
 
 
-def test_long_sentences_are_understood(app: Flask, recognizer: asr.Recognizer) -> None:
+def pooled_errors(app: Flask, recognizer: asr.Recognizer, speed: float = 1.0) -> (
+        tuple[int, int, list[str]]):
+    """(pinyin errors, syllables, what was heard) over TEXTS said at `speed`."""
     client = app.test_client()
     normalize = normalizer(app)
     errors = syllables = 0
     heard = []
     for text in TEXTS:
-        response = client.post("/api/tts", json={"text": text, "format": "wav"})
+        response = client.post("/api/tts", json={"text": text, "format": "wav",
+                                                 "speed": speed})
         assert response.status_code == 200
         audio, rate = sf.read(io.BytesIO(response.data), dtype="float32")
         result = asr.score(normalize(text), recognizer.transcribe(audio, rate), normalize)
@@ -66,7 +69,24 @@ def test_long_sentences_are_understood(app: Flask, recognizer: asr.Recognizer) -
         syllables += result.syllables
         heard.append(f"{result.pinyin_errors}/{result.syllables}: {result.heard}")
     assert syllables > 240
+    return errors, syllables, heard
+
+
+def test_long_sentences_are_understood(app: Flask, recognizer: asr.Recognizer) -> None:
+    errors, syllables, heard = pooled_errors(app, recognizer)
     assert errors / syllables <= BOUND, "\n".join(heard)
+
+
+# Fast speech: on these sentences the voice alone (the acoustic model asked for the
+# whole speed) lost 4.3% of the syllables at 1.5 and 35% at 2.0; said at its own
+# limit and time-stretched the rest of the way, 4.3% and 5.9% (the corpus figures,
+# where 1.5 differs too, are in bench/results/intelligibility.md). The 2.0 bound
+# catches a return to the first way.
+@pytest.mark.parametrize(("speed", "bound"), [(1.5, BOUND), (2.0, 0.1)])
+def test_fast_speech_is_understood(app: Flask, recognizer: asr.Recognizer, speed: float,
+                                   bound: float) -> None:
+    errors, syllables, heard = pooled_errors(app, recognizer, speed=speed)
+    assert errors / syllables <= bound, "\n".join(heard)
 
 
 def test_the_score_catches_wrong_speech(app: Flask, recognizer: asr.Recognizer) -> None:

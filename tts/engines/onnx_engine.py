@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import onnxruntime as ort
 import soxr
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 
+from tts.audio.stretch import speed_up
 from tts.emotions import Prosody
 from tts.engines.base import AudioChunk, EngineError, SentenceAudio, VoiceInfo
 from tts.engines.graph_cache import open_cached
@@ -48,6 +49,10 @@ AUDIBLE_LAG_FRAMES = 3
 # end keeps more: the last syllable's sound outlasts its frames by several frames.
 TIGHT_LEAD_FRAMES = 1
 TIGHT_TAIL_FRAMES = 12
+# The fastest this voice speaks on its own and stays understood: above it, the
+# acoustic model speaks at this speed and the audio is shortened the rest of the way
+# (tts.audio.stretch); bench/intelligibility.py measured both ways.
+MAX_MODEL_SPEED = 1.25
 
 
 def session_options(threads: int) -> ort.SessionOptions:
@@ -100,6 +105,7 @@ class OnnxEngine:
     vocoder: ort.InferenceSession
     device: str
     name: str = "onnx"
+    max_model_speed: float = MAX_MODEL_SPEED
 
     @classmethod
     def load(cls, voice_dir: Path, *, device: str = "auto", threads: int = 2) -> OnnxEngine:
@@ -123,7 +129,9 @@ class OnnxEngine:
 
     @property
     def model_hash(self) -> str:
-        return self.voice.model_hash
+        # Audio above max_model_speed depends on it too: entries made with another
+        # limit must not be served.
+        return f"{self.voice.model_hash}:{self.max_model_speed:g}"
 
     def symbol_tables(self) -> tuple[dict[str, int], dict[str, list[str]]]:
         return self.voice.symbol_to_id, self.voice.pinyin_dict
@@ -199,16 +207,20 @@ class OnnxEngine:
         if voice != self.voice.name:
             raise EngineError(f"voice {voice!r} is not loaded")
         started = time.perf_counter()
-        mel, frames = tightened(*self.mel(ids, prosody), prosody)
+        model_speed = min(prosody.speed, self.max_model_speed)
+        stretch = prosody.speed / model_speed
+        mel, frames = tightened(*self.mel(ids, replace(prosody, speed=model_speed)), prosody)
         acoustic_s = time.perf_counter() - started
         hop = self.voice.hop_size
-        # The pitch shift below plays the audio `pitch` times faster.
-        durations = tuple(f * hop / (self.sample_rate * prosody.pitch)
+        # The pitch shift below plays the audio `pitch` times faster, the stretch
+        # `stretch` times.
+        durations = tuple(f * hop / (self.sample_rate * prosody.pitch * stretch)
                           for f in heard_frames(frames))
         total = mel.shape[1]
-        if whole:
+        if whole or stretch != 1.0:  # the stretcher takes a sentence in one pass
             started = time.perf_counter()
             audio = shift_pitch(self.vocode(mel), self.sample_rate, prosody.pitch)
+            audio = speed_up(audio, self.sample_rate, stretch)
             yield AudioChunk(audio, True, acoustic_s, time.perf_counter() - started, durations)
             return
         shifter = None
