@@ -154,7 +154,7 @@ def worker_exit(server: Any, worker: Any) -> None:
 # thread, which must not exist at fork), nor redis, requests or socketio (gevent cannot
 # patch the ssl names they bind), nor the app's own modules (their metrics belong to
 # each worker's process).
-SHARED_IMPORTS = ("flask", "av")
+SHARED_IMPORTS = ("flask", "av", "pylibrb")
 
 
 def when_ready(server: Any) -> None:
