@@ -42,10 +42,10 @@ _LANDLINE = re.compile(r"(?<![\d.\-])(?:0\d{2,3}|[48]00)-\d{3,4}-?\d{4}(?![\d.\-
 _ROOM = re.compile(r"(?<![\d.\-])(\d{3,5})(?=室|号房|房间|会议室|宿舍)")
 _BUS = re.compile(r"(?<![\d.\-])(\d{3,4})(?=路(?:公交|汽车|车|电车|巴士|线)?)")
 _FLIGHT = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2}|[A-Z]\d|\d[A-Z])(\d{3,4})(?![A-Za-z0-9.])")
-# The short service numbers the grammar always reads digit by digit, and the words
-# that make one of them a hotline when they come just before or after it.
 # Units after which the grammar reads the number right by itself (120km -> 一百二十公里).
 _GRAMMAR_UNIT = r"(?:km/h|km|kg|cm|mm|ml|m2|m²|m|L|h|min|s|kW|°|℃)(?![A-Za-z])"
+# The short service numbers the grammar always reads digit by digit, and the words
+# that make one of them a hotline when they come just before or after it.
 _SERVICE = re.compile(rf"(?<![\d.\-])(11[0124]|119|12[02])(?![\d.%‰]|{_GRAMMAR_UNIT})")
 _HOTLINE_BEFORE = re.compile(
     r"(?:报警|火警|急救|救护车|拨打|拨|打|致电|呼叫|电话|热线|求救|求助|号码|联系|查号)"
