@@ -199,7 +199,9 @@ class OnnxEngine:
 
     def stream(self, voice: str, text: str, ids: list[int], prosody: Prosody, *,
                whole: bool = False) -> Iterator[AudioChunk]:
-        """The mel, then growing vocoder spans (or the whole sentence at once).
+        """The mel, then growing vocoder spans (or the whole sentence at once: when
+        asked, and when it is said faster than `max_model_speed`, since the stretcher
+        takes it whole).
 
         Each step does its own compute, so a caller can run each `next()` on a worker
         thread and send a chunk before the next one is vocoded.
@@ -217,7 +219,7 @@ class OnnxEngine:
         durations = tuple(f * hop / (self.sample_rate * prosody.pitch * stretch)
                           for f in heard_frames(frames))
         total = mel.shape[1]
-        if whole or stretch != 1.0:  # the stretcher takes a sentence in one pass
+        if whole or stretch != 1.0:
             started = time.perf_counter()
             audio = shift_pitch(self.vocode(mel), self.sample_rate, prosody.pitch)
             audio = speed_up(audio, self.sample_rate, stretch)
