@@ -132,14 +132,16 @@ def test_metrics_aggregate_every_gunicorn_worker(redis_server: RedisServer) -> N
                    for tier in ("memory", "redis"))
         assert hits >= 2 * len(texts)
         assert value(samples, "tts_cache_lookups_total", tier="redis", result="miss") >= 1
-        assert value(samples, "tts_queue_capacity") == 2 * 9  # both workers: 1 thread + 8
+        # Per worker: at most 1 thread + 8 by count, at least 2 by expected wait.
+        assert 2 * 2 <= value(samples, "tts_queue_capacity") <= 2 * 9
 
         # A killed worker's live gauges leave with it (child_exit -> mark_process_dead).
         server.kill_worker()
         server.wait_ready(server.ready_lines() + 1)
         _, after = scrape(requests.get(server.url + "/metrics", timeout=10).text)
         assert value(after, "tts_worker_ready") == 2
-        assert value(after, "tts_queue_capacity") == 2 * 9
+        # The replacement has served nothing yet: only the count bounds it.
+        assert 9 + 2 <= value(after, "tts_queue_capacity") <= 2 * 9
 
 
 def test_metrics_in_one_process_use_the_default_registry(client: FlaskClient) -> None:

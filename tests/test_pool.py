@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import pytest
@@ -86,6 +87,7 @@ def test_the_queue_is_bounded_by_expected_wait_not_count() -> None:
     for _ in range(3):  # expected waits 0, 0.1 and 0.2 s: admitted
         hold(pool, held)
     assert pool.saturated  # a fourth would wait 0.3 s > 0.25 s
+    assert pool.capacity == 3  # what /readyz reports: the same bound
     with pytest.raises(Overloaded) as refused:
         hold(pool, held)
     # At least one request must finish before the queue admits again.
@@ -120,3 +122,42 @@ def test_queue_wait_is_not_counted_as_cost() -> None:
     waiter.join(10)
     blocker.join(10)
     assert pool.demand_s is not None and pool.demand_s < 0.2
+
+
+def test_a_new_requests_first_job_goes_ahead_of_later_jobs() -> None:
+    """One busy thread; an earlier request's second job waits, then a new request's
+    first job arrives: the first job runs first (a stream's first audio), then the
+    earlier request's job."""
+    pool = InferencePool(threads=1, queue_size=4)
+    ran: list[str] = []
+    first_done, go_on, release = threading.Event(), threading.Event(), threading.Event()
+
+    def job(name: str) -> Callable[[], None]:
+        return lambda: ran.append(name)
+
+    def earlier() -> None:
+        with pool.reserve(10.0):
+            pool.run(job("earlier, first"), 10.0)
+            first_done.set()
+            go_on.wait(10)
+            pool.run(job("earlier, second"), 10.0)
+
+    def newer() -> None:
+        with pool.reserve(10.0):
+            pool.run(job("newer, first"), 10.0)
+
+    threads = [threading.Thread(target=earlier)]
+    threads[0].start()
+    assert first_done.wait(10)
+    threads.append(threading.Thread(target=pool.run, args=(release.wait, 10.0)))
+    threads[-1].start()  # the thread is busy from here
+    time.sleep(0.1)
+    go_on.set()  # the earlier request's second job queues
+    time.sleep(0.1)
+    threads.append(threading.Thread(target=newer))
+    threads[-1].start()  # the new request's first job queues behind it
+    time.sleep(0.1)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert ran == ["earlier, first", "newer, first", "earlier, second"]

@@ -15,13 +15,16 @@ wait comes from measured synthesis speed (an average of what recent requests
 cost the threads), so the queue is as long as the cores can clear in time,
 whatever the texts and the machine. A request beyond that is refused at once
 (`Overloaded`, with the seconds until the queue should admit again) so the
-caller gets a 503 with Retry-After instead of a slow answer or a timeout. A job
-still queued when its deadline passes never starts.
+caller gets a 503 with Retry-After instead of a slow answer or a timeout. Admitted
+requests' jobs take the threads in priority order (tts/lanes.py): every request's first
+job goes ahead of the others' later ones.
+A job still waiting when its deadline passes never starts.
 """
 
 from __future__ import annotations
 
 import _thread
+import itertools
 import logging
 import math
 import threading
@@ -31,17 +34,36 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+from tts.lanes import Lanes
 
 T = TypeVar("T")
 
 _LOGGER = logging.getLogger(__name__)
 
-# The deadline of the request this greenlet (or thread) is serving, while it holds
-# a reservation. Greenlets and threads each have their own context.
-_DEADLINE: ContextVar[float | None] = ContextVar("tts_request_deadline", default=None)
-# What the jobs of that request have cost the pool's threads so far (seconds).
-_DEMAND: ContextVar[list[float] | None] = ContextVar("tts_request_demand", default=None)
+
+@dataclass
+class _Reservation:
+    """One admitted request: its deadline (monotonic), its place in admission order,
+    how many jobs it has sent and what they have cost the threads (seconds)."""
+
+    deadline: float
+    order: int
+    jobs: int = 0
+    cost_s: float = 0.0
+
+    def next_priority(self) -> tuple[int, int]:
+        """The first job before everyone's later ones, then by admission order."""
+        first = self.jobs == 0
+        self.jobs += 1
+        return (0 if first else 1, self.order)
+
+
+# The reservation of the request this greenlet (or thread) is serving. Greenlets and
+# threads each have their own context.
+_RESERVATION: ContextVar[_Reservation | None] = ContextVar("tts_reservation", default=None)
 
 # Weight of the latest request in the average cost of a request: about the last ten
 # requests count, so the estimate follows a change of load or texts within seconds.
@@ -121,10 +143,12 @@ class InferencePool:
 
     def __init__(self, threads: int, queue_size: int, max_wait_s: float = math.inf) -> None:
         self.threads = threads
-        self.capacity = threads + queue_size
+        self.limit = threads + queue_size  # the count bound; `capacity` adds the wait bound
         self.max_wait_s = max_wait_s
         self._admitted = 0
         self._running = 0
+        self._orders = itertools.count()
+        self._lanes = Lanes(threads)
         self.last_wait_s = 0.0  # queue wait of the job that started last (a saturation signal)
         # Average thread-seconds one admitted request costs; None until one has finished,
         # and until then only the count bounds the queue.
@@ -156,15 +180,25 @@ class InferencePool:
         return ahead * self.demand_s / self.threads
 
     @property
-    def saturated(self) -> bool:
-        """True when a new request would be refused: the cheap check before any work.
+    def capacity(self) -> int:
+        """Requests that may run or wait at once now; the next one is refused.
 
-        One request per thread may always wait, however slow requests are: it starts the
-        moment the one before it ends, so the threads never idle between requests, and
-        it waits at most about one request's time."""
-        admitted = self._admitted
-        return admitted >= self.capacity or (admitted >= 2 * self.threads
-                                             and self.expected_wait_s() > self.max_wait_s)
+        The expected wait of the n-th admitted request is (n - threads) requests'
+        cost shared by the threads; it stays within `max_wait_s` up to
+        n = threads + floor(max_wait_s * threads / cost). One request per thread may
+        always wait, however slow requests are: it starts the moment the one before
+        it ends, so the threads never idle between requests, and it waits at most
+        about one request's time."""
+        demand = self.demand_s
+        if demand is None or demand <= 0 or math.isinf(self.max_wait_s):
+            return self.limit
+        by_wait = self.threads + math.floor(self.max_wait_s * self.threads / demand)
+        return min(self.limit, max(2 * self.threads, by_wait))
+
+    @property
+    def saturated(self) -> bool:
+        """True when a new request would be refused: the cheap check before any work."""
+        return self._admitted >= self.capacity
 
     def refuse_if_saturated(self) -> None:
         """Raise Overloaded when a new request would be refused (cheap; takes no slot)."""
@@ -177,17 +211,19 @@ class InferencePool:
             raise Overloaded(f"{admitted} synthesis requests in flight or queued",
                              retry_after_s=drain)
 
-    def _admit(self) -> None:
+    def _admit(self, timeout_s: float) -> _Reservation:
         with self._count_lock:
             self.refuse_if_saturated()
             self._admitted += 1
+            return _Reservation(time.monotonic() + timeout_s, next(self._orders))
 
-    def _release(self, demand: list[float] | None = None) -> None:
+    def _release(self, reservation: _Reservation, *, learn: bool) -> None:
         with self._count_lock:
             self._admitted -= 1
-            if demand and demand[0] > 0:
-                self.demand_s = (demand[0] if self.demand_s is None else
-                                 self.demand_s + DEMAND_WEIGHT * (demand[0] - self.demand_s))
+            cost = reservation.cost_s
+            if learn and cost > 0:
+                self.demand_s = (cost if self.demand_s is None else
+                                 self.demand_s + DEMAND_WEIGHT * (cost - self.demand_s))
 
     @contextmanager
     def reserve(self, timeout_s: float) -> Iterator[None]:
@@ -199,22 +235,19 @@ class InferencePool:
         long text's sentences) reuse the outer reservation. What the jobs cost the
         threads feeds the average that bounds the queue.
         """
-        if _DEADLINE.get() is not None:
+        if _RESERVATION.get() is not None:
             yield
             return
-        self._admit()
-        demand = [0.0]
-        token = _DEADLINE.set(time.monotonic() + timeout_s)
-        demand_token = _DEMAND.set(demand)
+        reservation = self._admit(timeout_s)
+        token = _RESERVATION.set(reservation)
         try:
             yield
         finally:
-            self._release(demand)
+            self._release(reservation, learn=True)
             try:
-                _DEADLINE.reset(token)
-                _DEMAND.reset(demand_token)
+                _RESERVATION.reset(token)
             except ValueError:  # a stream's generator finalized from another context
-                _LOGGER.debug("request deadline reset from another context")
+                _LOGGER.debug("request reservation reset from another context")
 
     def run(self, fn: Callable[[], T], timeout_s: float) -> T:
         """Run `fn` on a pool thread and return its result, or raise Overloaded/DeadlineExceeded.
@@ -223,28 +256,34 @@ class InferencePool:
         takes a slot of its own with `timeout_s` (start-up work: not counted in the
         average cost of a request).
         """
-        submitted = time.monotonic()
-        deadline = _DEADLINE.get()
-        if deadline is not None:
-            remaining = max(0.0, deadline - submitted)
-            job = self._guard(fn, submitted, deadline, _DEMAND.get())
-            return self._submit_and_wait(job, remaining)
-        self._admit()
+        reservation = _RESERVATION.get()
+        if reservation is not None:
+            return self._run_in(reservation, fn)
+        reservation = self._admit(timeout_s)
         try:
-            return self._submit_and_wait(self._guard(fn, submitted, submitted + timeout_s, None),
-                                         timeout_s)
+            return self._run_in(reservation, fn)
         finally:
-            self._release()
+            self._release(reservation, learn=False)
 
-    def _guard(self, fn: Callable[[], T], submitted: float, deadline: float,
-               demand: list[float] | None) -> Callable[[], T]:
-        # Runs on the pool thread: count it as running, skip it if it waited too long,
-        # and add what it cost to its request's demand.
+    def _run_in(self, reservation: _Reservation, fn: Callable[[], T]) -> T:
+        """Wait for a thread in priority order, then run `fn` there and wait for it."""
+        submitted = time.monotonic()
+        if not self._lanes.acquire(reservation.next_priority(),
+                                   reservation.deadline - submitted):
+            raise DeadlineExceeded("job expired in the queue")
+        try:
+            job = self._guard(fn, submitted, reservation)
+            return self._submit_and_wait(job, max(0.0, reservation.deadline - time.monotonic()))
+        finally:
+            self._lanes.release()
+
+    def _guard(self, fn: Callable[[], T], submitted: float,
+               reservation: _Reservation) -> Callable[[], T]:
+        # Runs on the pool thread: count it as running and add what it cost to its
+        # request's demand.
         def job() -> T:
             now = time.monotonic()
             self.last_wait_s = now - submitted
-            if now > deadline:
-                raise DeadlineExceeded("job expired in the queue")
             with self._running_lock:
                 self._running += 1
             try:
@@ -252,8 +291,7 @@ class InferencePool:
             finally:
                 with self._running_lock:
                     self._running -= 1
-                if demand is not None:
-                    demand[0] += time.monotonic() - now
+                reservation.cost_s += time.monotonic() - now
 
         return job
 

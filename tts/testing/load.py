@@ -210,10 +210,12 @@ class HealthzProbe:
 
 
 def capacity(server: GunicornServer) -> int:
-    """Requests the server takes at once before refusing: /readyz's queue capacity (one
-    worker's inference threads + queue) times the workers."""
-    queue = requests.get(server.url + "/readyz", timeout=5).json()["queue"]
-    return int(queue["capacity"]) * server.workers
+    """Requests the workers admit at once now before refusing: the queue-capacity gauge
+    summed over live workers (bounded by count, and by expected wait once the workers
+    have measured what a request costs)."""
+    text = requests.get(server.url + "/metrics", timeout=5).text
+    return sum(int(float(line.split()[-1])) for line in text.splitlines()
+               if line.startswith("tts_queue_capacity "))
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, step_s: float = 0.05) -> bool:

@@ -1,32 +1,18 @@
 """Goodput under overload: what the service still serves when 4x its capacity of clients
-retry a refused request at once (no back-off, Retry-After ignored), against what it
-serves at 1x in the same run; /healthz probed from another process meanwhile."""
+retry a refused request at once (no back-off, Retry-After ignored, each on its own
+keep-alive connection), against what it serves at 1x in the same run; /healthz probed
+from another process meanwhile. Capacity is what /readyz says the workers admit now."""
 
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Callable
 
 from tts.testing.corpus_texts import Texts
 from tts.testing.faults.outcome import Outcome, statuses
 from tts.testing.gunicorn_server import GunicornServer
-from tts.testing.load import HealthzProbe, Result, capacity, closed_loop, synthesize
+from tts.testing.load import HealthzProbe, Result, capacity, synthesize
 from tts.testing.stats import pct
-
-
-def retrying_client(server: GunicornServer, texts: Texts) -> Callable[[], Result]:
-    """A request function for `closed_loop`: each client thread keeps its text until it
-    is served, sending it again the moment it is refused."""
-    state = threading.local()
-
-    def one() -> Result:
-        text = getattr(state, "text", None) or texts.next()
-        result = synthesize(server.url, text)
-        state.text = None if result.status == 200 else text
-        return result
-
-    return one
+from tts.testing.storm import retrying_storm
 
 
 def goodput(server: GunicornServer, seconds: float, multiple: int = 4, *,
@@ -34,19 +20,19 @@ def goodput(server: GunicornServer, seconds: float, multiple: int = 4, *,
             healthz_p99_s: float = 0.05, refusal_p99_s: float = 0.02) -> Outcome:
     """Unloaded p50, then `seconds` at 1x capacity, then `seconds` at `multiple` x."""
     out = Outcome(f"goodput at {multiple}x")
-    cap = capacity(server)
     texts = Texts("载")
     for _ in range(2 * server.workers):  # every worker past its first requests
         synthesize(server.url, texts.next())
     unloaded = [synthesize(server.url, texts.next()) for _ in range(unloaded_requests)]
     unloaded_p50 = pct([r.seconds for r in unloaded if r.status == 200], .5)
+    cap = capacity(server)  # once the workers know what a request costs
 
-    def phase(clients: int) -> tuple[list[Result], float]:
-        return closed_loop(retrying_client(server, texts), clients, seconds, window_only=True)
+    def phase(clients: int) -> list[Result]:
+        return retrying_storm(server.url, texts, clients, seconds)
 
-    base, _ = phase(cap)
+    base = phase(cap)
     with HealthzProbe(server.url, 0.02, settle_s=1.0, collect_timeout_s=30) as probe:
-        loaded, _ = phase(multiple * cap)
+        loaded = phase(multiple * cap)
     base_ok = [r for r in base if r.status == 200]
     ok = [r for r in loaded if r.status == 200]
     refused = [r for r in loaded if r.status in (429, 503)]
