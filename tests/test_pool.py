@@ -94,6 +94,23 @@ def test_the_queue_is_bounded_by_expected_wait_not_count() -> None:
     assert refused.value.retry_after_s == pytest.approx(0.1, abs=0.05)
 
 
+def test_streams_are_bounded_by_count_only() -> None:
+    pool = InferencePool(threads=1, queue_size=3, max_wait_s=0.0)
+    with pool.reserve(10.0):
+        pool.run(lambda: time.sleep(0.05), 10.0)
+    held: list[AbstractContextManager[None]] = []
+    hold(pool, held)
+    hold(pool, held)
+    with pytest.raises(Overloaded):  # a whole request would wait too long
+        hold(pool, held)
+    for _ in range(2):  # a stream's first job waits for one job, not for the queue
+        reservation = pool.reserve(10.0, stream=True)
+        contextvars.Context().run(reservation.__enter__)
+        held.append(reservation)
+    with pytest.raises(Overloaded):  # threads + queue_size: the count bound
+        pool.refuse_if_saturated(stream=True)
+
+
 def test_one_request_per_thread_may_always_wait() -> None:
     pool = InferencePool(threads=1, queue_size=100, max_wait_s=0.0)
     with pool.reserve(10.0):

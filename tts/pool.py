@@ -200,20 +200,25 @@ class InferencePool:
         """True when a new request would be refused: the cheap check before any work."""
         return self._admitted >= self.capacity
 
-    def refuse_if_saturated(self) -> None:
-        """Raise Overloaded when a new request would be refused (cheap; takes no slot)."""
-        if self.saturated:
+    def refuse_if_saturated(self, *, stream: bool = False) -> None:
+        """Raise Overloaded when a new request would be refused (cheap; takes no slot).
+
+        A stream is bounded by the count only: its first job goes ahead of the queued
+        later jobs (tts/lanes.py), so it waits about one job for its first audio, not
+        for the queue, and after that it needs the threads only at the pace its audio
+        is played."""
+        admitted = self._admitted
+        if admitted >= (self.limit if stream else self.capacity):
             # The queue admits again once it has drained to what `max_wait_s` allows:
             # at least one request has to finish first.
-            admitted = self._admitted
             step = (self.demand_s or 0.0) / self.threads
             drain = max(step, self.expected_wait_s(admitted) - self.max_wait_s)
             raise Overloaded(f"{admitted} synthesis requests in flight or queued",
                              retry_after_s=drain)
 
-    def _admit(self, timeout_s: float) -> _Reservation:
+    def _admit(self, timeout_s: float, *, stream: bool = False) -> _Reservation:
         with self._count_lock:
-            self.refuse_if_saturated()
+            self.refuse_if_saturated(stream=stream)
             self._admitted += 1
             return _Reservation(time.monotonic() + timeout_s, next(self._orders))
 
@@ -226,19 +231,20 @@ class InferencePool:
                                  self.demand_s + DEMAND_WEIGHT * (cost - self.demand_s))
 
     @contextmanager
-    def reserve(self, timeout_s: float) -> Iterator[None]:
+    def reserve(self, timeout_s: float, *, stream: bool = False) -> Iterator[None]:
         """Admit one request for all of its jobs, with one deadline for all of them.
 
         Inside, `run` takes no further slot, so a request is refused before it
         starts (never half-way through its sentences), and its jobs share the
         request's deadline rather than getting a fresh one each. Nested calls (a
         long text's sentences) reuse the outer reservation. What the jobs cost the
-        threads feeds the average that bounds the queue.
+        threads feeds the average that bounds the queue. `stream`: see
+        `refuse_if_saturated`.
         """
         if _RESERVATION.get() is not None:
             yield
             return
-        reservation = self._admit(timeout_s)
+        reservation = self._admit(timeout_s, stream=stream)
         token = _RESERVATION.set(reservation)
         try:
             yield

@@ -157,7 +157,7 @@ class SpeechService:
                      timed: bool = True) -> SpeechStream[StreamItem]:
         """Like `stream`, with the entries of each pass sent before its audio."""
         content_type = FORMATS[request.fmt].content_type
-        key = self.planned(request).key
+        key = self.planned(request, stream=True).key
         found = self.cache.get(key)
         if found is not None and (found[0].meta or not timed):
             entry, tier = found
@@ -185,7 +185,7 @@ class SpeechService:
         timeline: list[PassTime] = []
         at = 0  # samples said so far, at the engine's rate
         # One slot and one deadline for the whole stream, taken before its first byte.
-        with self.synthesizer.pool.reserve(self.synthesizer.timeout_s):
+        with self.synthesizer.pool.reserve(self.synthesizer.timeout_s, stream=True):
             yield encoder.start()
             blocks = track(self._utterance(request, sentences, whole=False), sentences, rate,
                            timeline)
@@ -208,25 +208,26 @@ class SpeechService:
         if aligner is not None:
             yield Finished(duration_s)
 
-    def planned(self, request: SpeechRequest) -> Planned:
+    def planned(self, request: SpeechRequest, *, stream: bool = False) -> Planned:
         """The cache key and sentence count of a whole request, planning its text only the
         first time: a request seen before (a cache hit, or a miss whose audio left the
         cache) is never planned again, so it is not refused under overload before its
         cache lookup. The service keeps one engine for life: a request's key never changes."""
         planned = self._planned.get(request)
         if planned is None:
-            self.refuse_if_unplanned(request)
+            self.refuse_if_unplanned(request, stream=stream)
             sentences = self.synthesizer.plan(request.text)
             planned = Planned(self.key_for(request, sentences), len(sentences))
             self._planned.put(request, planned)
         return planned
 
-    def refuse_if_unplanned(self, request: SpeechRequest) -> None:
+    def refuse_if_unplanned(self, request: SpeechRequest, *, stream: bool = False) -> None:
         """Under overload, raise Overloaded for a request never planned before: it would
         be refused anyway, so it gets no front-end CPU (requests planned before still
-        reach the cache, whose hits are served under any load)."""
-        if self.synthesizer.pool.saturated and self._planned.get(request) is None:
-            self.synthesizer.pool.refuse_if_saturated()
+        reach the cache, whose hits are served under any load). `stream`: the pool's
+        bound for streams applies."""
+        if self._planned.get(request) is None:
+            self.synthesizer.pool.refuse_if_saturated(stream=stream)
 
     def key_for(self, request: SpeechRequest, sentences: list[Sentence], *,
                 part: bool = False) -> str:
