@@ -70,8 +70,9 @@ QUEUE_DEPTH = Gauge("tts_queue_depth", "Synthesis jobs admitted and waiting for 
                     "thread (summed over live workers).", multiprocess_mode="livesum")
 IN_FLIGHT = Gauge("tts_in_flight", "Synthesis jobs running on inference threads (summed over "
                   "live workers).", multiprocess_mode="livesum")
-CAPACITY = Gauge("tts_queue_capacity", "Jobs that may run or wait before 503 (summed over live "
-                 "workers).", multiprocess_mode="livesum")
+CAPACITY = Gauge("tts_queue_capacity", "Requests that may run or wait now before a new one "
+                 "gets 503, by count and expected wait (summed over live workers).",
+                 multiprocess_mode="livesum")
 CACHE = Counter("tts_cache_lookups", "Audio cache lookups by tier and result (hit, miss, "
                 "error); whole requests and the sentences of long texts.", ["tier", "result"])
 DEVICE = Gauge("tts_device", "1 for the device synthesis runs on now (any live worker), "
