@@ -215,19 +215,19 @@ class SpeechService:
         cache lookup. The service keeps one engine for life: a request's key never changes."""
         planned = self._planned.get(request)
         if planned is None:
-            self.refuse_if_unplanned(request, stream=stream)
+            # Never planned (just looked up): refused now if the pool is full.
+            self.synthesizer.pool.refuse_if_saturated(stream=stream)
             sentences = self.synthesizer.plan(request.text)
             planned = Planned(self.key_for(request, sentences), len(sentences))
             self._planned.put(request, planned)
         return planned
 
-    def refuse_if_unplanned(self, request: SpeechRequest, *, stream: bool = False) -> None:
+    def refuse_if_unplanned(self, request: SpeechRequest) -> None:
         """Under overload, raise Overloaded for a request never planned before: it would
         be refused anyway, so it gets no front-end CPU (requests planned before still
-        reach the cache, whose hits are served under any load). `stream`: the pool's
-        bound for streams applies."""
+        reach the cache, whose hits are served under any load)."""
         if self._planned.get(request) is None:
-            self.synthesizer.pool.refuse_if_saturated(stream=stream)
+            self.synthesizer.pool.refuse_if_saturated()
 
     def key_for(self, request: SpeechRequest, sentences: list[Sentence], *,
                 part: bool = False) -> str:
