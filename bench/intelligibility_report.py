@@ -229,7 +229,9 @@ off, so every request is synthesized. The recognizer ({asr_info['model']},
 `condition_on_previous_text=False`, `no_repeat_ngram_size=4`, temperature 0) hears
 16 kHz audio in the same process. Scores are on Han characters: the reference is the
 front end's normalized text, the transcript is converted to simplified characters
-(OpenCC t2s) and read by the same normalizer (digits); **pinyin error** is the edit
+(OpenCC tw2s: Whisper writes Taiwan-standard characters, and plain t2s would keep its
+著 for the particle 着, read zhù) and read by the same normalizer (digits);
+**pinyin error** is the edit
 distance between toneless pypinyin syllables over reference syllables, CER the same on
 characters; a sentence counts at most one error per reference syllable (Whisper can
 loop on garbled audio and add junk without end). DNSMOS (speechmos, P.835, 16 kHz,

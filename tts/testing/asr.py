@@ -146,9 +146,12 @@ def to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
 
 @cache
 def _t2s() -> Any:
+    """Whisper writes Taiwan-standard traditional characters; OpenCC's plain t2s keeps
+    著 (also a simplified character, zhù) where Taiwan writes 著 for the particle 着,
+    which would score every correctly spoken 着 as an error."""
     import opencc
 
-    return opencc.OpenCC("t2s")
+    return opencc.OpenCC("tw2s")
 
 
 def han(text: str) -> str:
