@@ -21,7 +21,8 @@ RUN pip install -r requirements.txt
 COPY config ./config
 COPY tts ./tts
 RUN python -m tts.voices --dir /opt/voice \
- && python -c "from pathlib import Path; from tts.voices.manifest import is_valid; assert is_valid(Path('/opt/voice'))"
+ && python -c "from pathlib import Path; from tts.voices.manifest import is_valid; assert is_valid(Path('/opt/voice'))" \
+ && python -m tts.frontend.segmenter /opt/segmenter
 
 # --- gpu: CUDA runtime, Python 3.10 (ModelScope's Sambert code refuses >= 3.11) -----
 FROM ${CUDA_IMAGE} AS gpu
@@ -55,12 +56,14 @@ RUN python -c "import os; from modelscope.hub.snapshot_download import snapshot_
  && test -f /opt/models/sambert-zh-cn-16k/configuration.json
 # The ONNX voice too: DEVICE=cuda with ENGINE=onnx, and the CPU copy degrade uses.
 COPY --from=voice /opt/voice /opt/voice
+COPY --from=voice /opt/segmenter /opt/segmenter
 COPY . .
 RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /app tts
 ENV ENGINE=sambert \
     DEVICE=auto \
     SAMBERT_MODEL_DIR=/opt/models/sambert-zh-cn-16k \
     TTS_VOICE_DIR=/opt/voice \
+    TTS_SEGMENTER_DIR=/opt/segmenter \
     MODELSCOPE_CACHE=/opt/models \
     PORT=7860
 USER 10001
@@ -79,9 +82,11 @@ WORKDIR /app
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
 COPY --from=voice /opt/voice /opt/voice
+COPY --from=voice /opt/segmenter /opt/segmenter
 COPY . .
 RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /app tts
 ENV TTS_VOICE_DIR=/opt/voice \
+    TTS_SEGMENTER_DIR=/opt/segmenter \
     PORT=7860
 USER 10001
 EXPOSE 7860 7861

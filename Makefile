@@ -20,6 +20,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt requirements-test.txt requir
 
 voice: $(VENV)/.runtime
 	$(PY) -m tts.voices
+	$(PY) -m tts.frontend.segmenter
 
 setup: $(VENV)/.runtime voice
 

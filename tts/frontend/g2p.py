@@ -21,6 +21,7 @@ from .letters import is_latin_word, latin_pinyin
 from .normalize import is_han
 from .rules import PolyphoneRule, load_builtin_lexicon, load_polyphone_rules
 from .sandhi import apply_sandhi
+from .segmenter import load_tokenizer
 from .word import Word, tone
 
 _LOGGER = logging.getLogger(__name__)
@@ -109,8 +110,8 @@ def _char_pinyin(ch: str) -> str:
 class G2P:
     """Clause text -> words with final pinyin. Build once; thread-safe afterwards.
 
-    jieba's tokenizer builds its prefix dictionary lazily; it is initialized here so
-    that lookups at request time are read-only.
+    The segmenter's table is mapped from files (tts.frontend.segmenter); words the
+    lexicons add go on top of it here, so lookups at request time are read-only.
     """
 
     def __init__(self, lexicon: dict[str, list[str]] | None = None) -> None:
@@ -118,8 +119,7 @@ class G2P:
         self._builtin = load_builtin_lexicon()
         self._rules: dict[str, list[PolyphoneRule]] = load_polyphone_rules()
         jieba.setLogLevel(logging.WARNING)
-        self._jieba = jieba.Tokenizer()
-        self._jieba.initialize()
+        self._jieba = load_tokenizer()
         for word in list(self._builtin) + list(self._lexicon):
             if all(is_han(ch) for ch in word):
                 self._jieba.add_word(word, freq=None)
