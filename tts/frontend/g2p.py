@@ -14,7 +14,6 @@ import threading
 from collections.abc import Callable
 from typing import cast
 
-import jieba
 from pypinyin import Style, lazy_pinyin
 
 from .letters import is_latin_word, latin_pinyin
@@ -118,7 +117,6 @@ class G2P:
         self._lexicon = dict(lexicon or {})
         self._builtin = load_builtin_lexicon()
         self._rules: dict[str, list[PolyphoneRule]] = load_polyphone_rules()
-        jieba.setLogLevel(logging.WARNING)
         self._jieba = load_tokenizer()
         for word in list(self._builtin) + list(self._lexicon):
             if all(is_han(ch) for ch in word):

@@ -10,6 +10,7 @@ on the node) through the page cache. Segmentation is jieba's own, unchanged.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import mmap
 import os
@@ -18,10 +19,27 @@ import tempfile
 from array import array
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
-import jieba
 import marisa_trie
 
+
+def _import_jieba() -> ModuleType:
+    """jieba imports pkg_resources, if it can, only to open its own bundled files, and
+    importing pkg_resources scans every installed distribution (about a third of a
+    second of a cold start). Kept from it, jieba opens the same files by path."""
+    if "pkg_resources" in sys.modules:
+        return importlib.import_module("jieba")
+    sys.modules["pkg_resources"] = None  # type: ignore[assignment]  # import fails
+    try:
+        return importlib.import_module("jieba")
+    finally:
+        del sys.modules["pkg_resources"]
+
+
+jieba = _import_jieba()
+jieba.setLogLevel(logging.WARNING)
 _LOGGER = logging.getLogger(__name__)
 WORDS_FILE = "words.marisa"
 COUNTS_FILE = "counts.u32"
@@ -108,7 +126,7 @@ def ensure_built(directory: Path) -> Path:
         return fallback
 
 
-def load_tokenizer(directory: Path | None = None) -> jieba.Tokenizer:
+def load_tokenizer(directory: Path | None = None) -> Any:
     """A jieba tokenizer, initialized, whose table is the mapped files."""
     directory = ensure_built(directory or segmenter_dir())
     words = marisa_trie.Trie().mmap(str(directory / WORDS_FILE))
