@@ -65,6 +65,11 @@ _PRE_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] =
                 r"天|年(?!级|代)|斤|米|公里|岁|元|块))"), "两"),
     # clock time: 2点30分 is 两点三十分 (2.5分 keeps its dot and stays 二点五分)
     (re.compile(r"(?<![\d.])2(?=点(?:\d{1,2}分|(?!\d)))"), "两"),
+    # wetext reads any four digits before 年 as a calendar year (二零零零年); after a
+    # word that counts time (距今约5000年, 长达1200年) they are a number of years. The
+    # space keeps wetext from the year reading and goes again after it.
+    (re.compile(r"(距今|大约|将近|长达|历时|经过|过去|超过|足足|整整|多达|已有|约|近)"
+                r"(\d{4})(?=年)"), r"\1\2 "),
 ]
 
 # (pattern, replacement) applied after wetext, in order.
@@ -75,6 +80,8 @@ _POST_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?<=月)两(?=[日号])"), "二"),
     # clock time "2点" is 两点 (but 十二点 and the decimal 二点五 are not)
     (re.compile(r"(?<![十零一二三四五六七八九点])二点(?![零一二三四五六七八九])"), "两点"),
+    # the space a number of years was given before wetext (see _PRE_RULES)
+    (re.compile(r"(?<=[零一二三四五六七八九十百千万两]) (?=年)"), ""),
 ]
 
 _HAN_RANGES = (
