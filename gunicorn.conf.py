@@ -67,7 +67,8 @@ def entry_points_read_once() -> Iterator[None]:
 
 
 class QuickPatchGeventWorker(GeventWorker):
-    """gunicorn's gevent worker, monkey-patching sooner. At each of its ~25 steps,
+    """gunicorn's gevent worker, monkey-patching sooner and starting the engine's load
+    before the app is imported. At each of its ~25 steps,
     gevent's patch_all asks importlib.metadata for plugins, and each ask reads every
     installed distribution's entry points again: with a few hundred packages
     installed, a good part of a worker's start (bench/RESULTS.md has the figure)."""
@@ -75,6 +76,11 @@ class QuickPatchGeventWorker(GeventWorker):
     def patch(self) -> None:
         with entry_points_read_once():
             super().patch()
+        # Right after patching, before the app is imported: the engine's sessions build
+        # on a native thread meanwhile (create_app picks them up).
+        from tts.engines import start_loading_early
+
+        start_loading_early(settings)
 
 
 worker_class = QuickPatchGeventWorker

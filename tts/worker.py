@@ -24,7 +24,7 @@ from pathlib import Path
 from cache import AudioCache, MemoryTier, RedisTier
 from config import Settings
 from tts import preload
-from tts.engines import load_engine
+from tts.engines import load_engine, take_early
 from tts.engines.base import Engine
 from tts.engines.degrade import with_cpu_path
 from tts.frontend import Frontend
@@ -104,8 +104,8 @@ class Worker:
 
     def _load_engine(self) -> tuple[Engine, Frontend, float]:
         # Where an accelerator runs, a warmed CPU twin stands beside it (degrade to CPU).
-        engine = with_cpu_path(load_engine(self.settings), self.settings, load_engine,
-                               lambda: self.pool.last_wait_s)
+        engine = take_early(self.settings) or load_engine(self.settings)
+        engine = with_cpu_path(engine, self.settings, load_engine, lambda: self.pool.last_wait_s)
         tables = engine.symbol_tables()
         preloaded = preload.preloaded()
         if preloaded is not None and preloaded.fits(self.settings, tables):

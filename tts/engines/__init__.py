@@ -8,9 +8,41 @@ from typing import TYPE_CHECKING
 
 from config import Settings
 from tts.engines.base import Engine, EngineError
+from tts.pool import NativeCall
 
 if TYPE_CHECKING:
     from tts.engines.sambert_engine import PipelineFactory
+
+
+_EARLY: tuple[Settings, NativeCall[Engine]] | None = None
+
+
+def start_loading_early(settings: Settings) -> None:
+    """Start building and warming the engine on a native thread as soon as a worker is
+    forked: ONNX Runtime's session building and runs are native code, mostly free of
+    the GIL, and overlap the worker's import of the web app instead of following it."""
+    global _EARLY
+    if settings.engine != "onnx":  # Sambert's stack imports lazily: see below
+        return
+    # Imported here, not on the thread: under gevent, an import on a native thread that
+    # meets the same import on the event loop's thread blocks the loop for good.
+    from tts.engines import onnx_engine  # noqa: F401
+
+    def load_and_warm() -> Engine:
+        engine = load_engine(settings)
+        engine.warm_up()
+        return engine
+
+    _EARLY = (settings, NativeCall(load_and_warm))
+
+
+def take_early(settings: Settings) -> Engine | None:
+    """The engine started early for these settings, if one was (at most once)."""
+    global _EARLY
+    early, _EARLY = _EARLY, None
+    if early is None or early[0] != settings:
+        return None
+    return early[1].result()
 
 
 def load_engine(settings: Settings, *, sambert_pipeline: PipelineFactory | None = None,
