@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.intelligibility                       # the full report
     .venv/bin/python -m bench.intelligibility --only sweep,floor    # re-run some parts
     .venv/bin/python -m bench.intelligibility --limit 10 --out /tmp/x  # a quick check
+    .venv/bin/python -m bench.intelligibility --rescore   # stored transcripts, scored anew
 
 Every utterance goes through the real service path: the Flask app from
 `create_app` with the embedded ONNX voice, `POST /api/tts` (or `/api/tts/stream`),
@@ -300,7 +301,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              "(DNSMOS costs about as much as the recognizer)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR,
                         help="directory for intelligibility.{json,md,png}")
+    parser.add_argument("--rescore", action="store_true",
+                        help="synthesize nothing: score every stored transcript again with "
+                             "today's scoring (after a change to it) and rewrite the report")
     return parser.parse_args(argv)
+
+
+def rescore(results: dict[str, Any]) -> dict[str, Any]:
+    """Every stored utterance scored again from its reference and transcript; the audio
+    and the places of its syllables in the plan's passes are the run's own."""
+    service = Service(default_limit())
+    try:
+        for run in results["parts"].values():
+            for utterance in run["utterances"]:
+                score = asr.score(utterance["reference"], utterance["transcript"],
+                                  service.normalize_heard)
+                utterance.update(heard=score.heard, pinyin_errors=score.pinyin_errors,
+                                 char_errors=score.char_errors,
+                                 charged=asr.align_errors(asr.toneless(score.reference),
+                                                          asr.toneless(score.heard)))
+            run["rescored"] = f"{git_commit()}, {dt.date.today().isoformat()}"
+    finally:
+        service.close()
+    return results
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -318,6 +341,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     json_path = args.out / "intelligibility.json"
     previous: dict[str, Any] = json.loads(json_path.read_text()) if json_path.exists() else {}
+    if args.rescore:
+        results = rescore(previous)
+        json_path.write_text(json.dumps(results, ensure_ascii=False, separators=(",", ":"))
+                             + "\n")
+        write_report(results, args.out)
+        return 0
     limit = default_limit()
     started = time.monotonic()
     load_s = time.monotonic()

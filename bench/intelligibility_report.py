@@ -206,6 +206,11 @@ def worst(utts: Sequence[Utt], count: int = 5) -> str:
                    f"said `{u['reference']}`, heard `{u['heard']}`\n" for u in ranked)
 
 
+def rescored(run: dict[str, Any]) -> str:
+    """Where a part's transcripts were scored again later (`--rescore`)."""
+    return f", transcripts scored again at {run['rescored']}" if "rescored" in run else ""
+
+
 def render(results: dict[str, Any]) -> str:
     groups = by_config(results)
     default, before = results["default_limit"], results["before_limit"]
@@ -220,7 +225,7 @@ Command: `{results['command']}` (bench/intelligibility.py; parts re-run with `--
 Machine: {results['machine']}, Python {results['python']}.
 Commit: {results['commit']}, {results['date']}, this invocation {results['elapsed_s']:.0f} s.
 Parts: {", ".join(f"{k} ({v['lines']} lines, {v['elapsed_s']:.0f} s, {v['commit']}, "
-                    f"{v['date']})" for k, v in parts.items())}.
+                    f"{v['date']}{rescored(v)})" for k, v in parts.items())}.
 
 Each sentence is one `POST /api/tts` (wav; `/api/tts/stream` pcm for the streamed
 route) to the app from `create_app` with the embedded ONNX voice and the memory cache
