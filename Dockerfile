@@ -63,7 +63,7 @@ ENV ENGINE=sambert \
     DEVICE=auto \
     SAMBERT_MODEL_DIR=/opt/models/sambert-zh-cn-16k \
     TTS_VOICE_DIR=/opt/voice \
-    TTS_SEGMENTER_DIR=/opt/segmenter \
+    SEGMENTER_DIR=/opt/segmenter \
     MODELSCOPE_CACHE=/opt/models \
     PORT=7860
 USER 10001
@@ -86,7 +86,7 @@ COPY --from=voice /opt/segmenter /opt/segmenter
 COPY . .
 RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /app tts
 ENV TTS_VOICE_DIR=/opt/voice \
-    TTS_SEGMENTER_DIR=/opt/segmenter \
+    SEGMENTER_DIR=/opt/segmenter \
     PORT=7860
 USER 10001
 EXPOSE 7860 7861

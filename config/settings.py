@@ -111,6 +111,11 @@ class Settings:
         None,
         "Directory of the built embedded voice (default ~/.cache/mandarin-tts/voices/"
         "baker-zh).")
+    segmenter_dir: Path | None = setting(
+        None,
+        "Directory of the word segmenter's table (jieba's dictionary as a memory-mapped "
+        "trie that every worker shares), built there when missing; default "
+        "~/.cache/mandarin-tts/segmenter/jieba-<version>.")
     sambert_model_dir: Path | None = setting(
         None,
         "ENGINE=sambert: local ModelScope model directory (with configuration.json); "

@@ -13,8 +13,9 @@ from config import Settings, SettingsError
 from tts import subtitles
 from tts.audio import FORMATS
 from tts.engines import EngineError, load_engine
-from tts.frontend import Frontend, NothingToSay, load_lexicon
+from tts.frontend import NothingToSay
 from tts.pool import InferencePool
+from tts.preload import build_frontend
 from tts.service import SpeechRequest, SpeechService
 from tts.synthesizer import Synthesizer
 from tts.voices import VoiceError
@@ -25,10 +26,7 @@ def say(args: argparse.Namespace, settings: Settings) -> float:
     fmt = args.format or (args.output.suffix.lstrip(".") if args.output.suffix.lstrip(".")
                           in FORMATS else "wav")
     engine = load_engine(settings)
-    lexicon = load_lexicon(settings.lexicon_file) if settings.lexicon_file else None
-    frontend = Frontend(*engine.symbol_tables(), lexicon=lexicon,
-                        max_syllables=settings.max_piece_syllables,
-                        yao_for_one=settings.yao_for_one)
+    frontend = build_frontend(settings, engine.symbol_tables())
     progress = tqdm(unit="sentence", disable=len(text) < 200)
     synthesizer = Synthesizer(frontend, engine, InferencePool(1, 0), timeout_s=3600,
                               on_sentence=lambda _: progress.update())

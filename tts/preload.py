@@ -34,7 +34,7 @@ def build_frontend(settings: Settings, tables: Tables) -> Frontend:
     lexicon = load_lexicon(settings.lexicon_file) if settings.lexicon_file else None
     return Frontend(*tables, lexicon=lexicon,
                     max_syllables=settings.max_piece_syllables,
-                    yao_for_one=settings.yao_for_one)
+                    yao_for_one=settings.yao_for_one, segmenter_dir=settings.segmenter_dir)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from .g2p import G2P
 from .lexicon import validate_lexicon
@@ -77,13 +78,14 @@ class Frontend:
         lexicon: dict[str, list[str]] | None = None,
         max_syllables: int = 20,
         yao_for_one: str = "codes",
+        segmenter_dir: Path | None = None,
     ) -> None:
         if max_syllables < 1:
             raise ValueError(f"max_syllables must be >= 1, got {max_syllables}")
         self._table = SymbolTable(symbol_to_id, pinyin_dict)
         self._max = max_syllables
         self._normalizer = TextNormalizer(yao_for_one)
-        self._g2p = G2P(validate_lexicon(lexicon or {}))
+        self._g2p = G2P(validate_lexicon(lexicon or {}), segmenter_dir)
 
     def normalize(self, text: str) -> str:
         """TN result: the text as it will be read (punctuation kept; for SSML, the

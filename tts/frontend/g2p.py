@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import cast
 
 from pypinyin import Style, lazy_pinyin
@@ -113,11 +114,12 @@ class G2P:
     lexicons add go on top of it here, so lookups at request time are read-only.
     """
 
-    def __init__(self, lexicon: dict[str, list[str]] | None = None) -> None:
+    def __init__(self, lexicon: dict[str, list[str]] | None = None,
+                 segmenter_dir: Path | None = None) -> None:
         self._lexicon = dict(lexicon or {})
         self._builtin = load_builtin_lexicon()
         self._rules: dict[str, list[PolyphoneRule]] = load_polyphone_rules()
-        self._jieba = load_tokenizer()
+        self._jieba = load_tokenizer(segmenter_dir)
         for word in list(self._builtin) + list(self._lexicon):
             if all(is_han(ch) for ch in word):
                 self._jieba.add_word(word, freq=None)

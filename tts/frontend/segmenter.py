@@ -46,11 +46,8 @@ COUNTS_FILE = "counts.u32"
 TOTAL_FILE = "total.txt"
 
 
-def segmenter_dir() -> Path:
-    """`TTS_SEGMENTER_DIR`, or a per-user cache directory for this jieba release."""
-    configured = os.environ.get("TTS_SEGMENTER_DIR")
-    if configured:
-        return Path(configured).expanduser()
+def default_dir() -> Path:
+    """A per-user cache directory for this jieba release (SEGMENTER_DIR unset)."""
     cache_home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     return cache_home / "mandarin-tts" / "segmenter" / f"jieba-{jieba.__version__}"
 
@@ -128,7 +125,7 @@ def ensure_built(directory: Path) -> Path:
 
 def load_tokenizer(directory: Path | None = None) -> Any:
     """A jieba tokenizer, initialized, whose table is the mapped files."""
-    directory = ensure_built(directory or segmenter_dir())
+    directory = ensure_built(directory or default_dir())
     words = marisa_trie.Trie().mmap(str(directory / WORDS_FILE))
     with open(directory / COUNTS_FILE, "rb") as source:  # written in this machine's order
         counts = memoryview(mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ)).cast("I")
@@ -143,6 +140,6 @@ def load_tokenizer(directory: Path | None = None) -> Any:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else segmenter_dir()
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else default_dir()
     build(target)
     print(target)
