@@ -5,17 +5,37 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import threading
 
 from tts.testing.texts import chinese_number, load_corpus
 
+LONG_CLAUSE_CHARS = 10  # a longer clause may be cut into several passes (numbers read long)
+_CLAUSE = re.compile(r"([^，。！？；、：]+)([，。！？；、：]*)")
+
+
+def _marked(clause: str, mark: str) -> str:
+    """`clause` opening and ending with `mark` (a short one only ending with it), and
+    with it in the middle too when long enough to be cut into several passes; at least
+    one character of its own is kept."""
+    if len(clause) <= 2 * len(mark) + 2:  # not "4." + mark: a cut number reads apart
+        return clause[: max(1, len(clause) - len(mark))].rstrip(".") + mark
+    body = clause[len(mark):len(clause) - len(mark)]
+    if len(clause) > LONG_CLAUSE_CHARS:
+        half = len(body) // 2
+        body = body[:half] + mark + body[half + len(mark):]
+    return mark + body + mark
+
 
 class Texts:
-    """72-character corpus sentences made distinct (guaranteed cache misses).
+    """72-character corpus sentences made distinct in every piece (guaranteed misses).
 
-    Text n is corpus line n % 100 with its last characters replaced by n read as
-    digits (and its full stop kept), so every text keeps the corpus line's length.
-    A `tag` separates texts of different phases that share a server.
+    Text n is corpus line n % 100 with the first and last characters of each clause
+    (and middle ones of a long clause) replaced by n read as digits, punctuation kept,
+    so a text keeps about the line's length. Every clause carries the mark because the
+    service also caches single sentences across texts: a text sharing all but its end
+    with an earlier one would be mostly a cache hit. A `tag` separates texts of
+    different phases that share a server.
     """
 
     def __init__(self, tag: str = "", corpus: list[str] | None = None) -> None:
@@ -27,7 +47,7 @@ class Texts:
     def text(self, n: int) -> str:
         line = self.corpus[n % len(self.corpus)]
         mark = self.tag + chinese_number(n)
-        return line[: max(1, len(line) - len(mark) - 1)] + mark + "。"
+        return "".join(_marked(body, mark) + end for body, end in _CLAUSE.findall(line))
 
     def next(self) -> str:
         with self._lock:
