@@ -22,7 +22,7 @@ COPY config ./config
 COPY tts ./tts
 RUN python -m tts.voices --dir /opt/voice \
  && python -c "from pathlib import Path; from tts.voices.manifest import is_valid; assert is_valid(Path('/opt/voice'))" \
- && python -m tts.frontend.segmenter /opt/segmenter
+ && python -c "from pathlib import Path; from tts.frontend.segmenter import build; build(Path('/opt/segmenter'))"
 
 # --- gpu: CUDA runtime, Python 3.10 (ModelScope's Sambert code refuses >= 3.11) -----
 FROM ${CUDA_IMAGE} AS gpu

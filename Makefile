@@ -20,7 +20,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt requirements-test.txt requir
 
 voice: $(VENV)/.runtime
 	$(PY) -m tts.voices
-	$(PY) -m tts.frontend.segmenter
+	$(PY) -c "from tts.frontend.segmenter import default_dir, ensure_built; ensure_built(default_dir())"
 
 setup: $(VENV)/.runtime voice
 

@@ -117,7 +117,7 @@ def ensure_built(directory: Path) -> Path:
     except OSError as exc:
         fallback = Path(tempfile.mkdtemp(prefix="tts-segmenter-"))
         _LOGGER.warning("cannot write the segmenter's table to %s (%s): built in %s; "
-                        "build it ahead with `python -m tts.frontend.segmenter`",
+                        "build it ahead (`make voice`, or ensure_built in this module)",
                         directory, exc, fallback)
         build(fallback)
         return fallback
@@ -137,9 +137,3 @@ def load_tokenizer(directory: Path | None = None) -> Any:
     tokenizer.initialized = True
     return tokenizer
 
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO)
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else default_dir()
-    build(target)
-    print(target)
