@@ -1,5 +1,5 @@
 """Service configuration: one typed, validated settings object."""
 
-from config.settings import SETTINGS, Settings, SettingsError, markdown_table
+from config.settings import SETTINGS, Settings, SettingsError, cache_dir, markdown_table
 
-__all__ = ["SETTINGS", "Settings", "SettingsError", "markdown_table"]
+__all__ = ["SETTINGS", "Settings", "SettingsError", "cache_dir", "markdown_table"]

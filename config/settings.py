@@ -46,9 +46,14 @@ def setting(default: Any, help: str, *, choices: tuple[str, ...] = (),
                            "file": file})
 
 
+def cache_dir() -> Path:
+    """The project's per-user cache directory (voices, graphs, segmenter, models), outside
+    the repository; `$XDG_CACHE_HOME` is honoured."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mandarin-tts"
+
+
 def _default_voice_dir() -> str:
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return str(Path(cache_home) / "mandarin-tts" / "voices" / "baker-zh")
+    return str(cache_dir() / "voices" / "baker-zh")
 
 
 @dataclass(frozen=True)

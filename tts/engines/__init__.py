@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from config import Settings
+from config import Settings, cache_dir
 from tts.engines.base import Engine, EngineError
 from tts.pool import NativeCall
 
@@ -73,8 +72,7 @@ def load_engine(settings: Settings, *, sambert_pipeline: PipelineFactory | None 
 
 
 def default_sambert_dir(model_id: str) -> Path:
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache_home) / "mandarin-tts" / "sambert" / model_id
+    return cache_dir() / "sambert" / model_id
 
 
 def embedded_voice_tables(voice_dir: Path) -> tuple[dict[str, int], dict[str, list[str]]]:

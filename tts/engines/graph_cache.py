@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import platform
 import shutil
 import tempfile
@@ -27,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import onnxruntime as ort
+
+from config import cache_dir
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,8 +42,7 @@ _ORT_ERROR_SEVERITY = 3
 
 def cache_root() -> Path:
     """Where entries live: beside the built voices, under the user's cache directory."""
-    home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(home) / "mandarin-tts" / "graphs"
+    return cache_dir() / "graphs"
 
 
 def cpu_identity() -> str:

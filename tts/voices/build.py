@@ -26,6 +26,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from config import cache_dir
 from tts.emotions import EMOTIONS
 from tts.voices.manifest import MANIFEST, MANIFEST_VERSION, is_valid, sha256_of
 
@@ -75,8 +76,7 @@ def default_voice_dir() -> Path:
     configured = os.environ.get("TTS_VOICE_DIR")
     if configured:
         return Path(configured).expanduser()
-    cache_home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache_home / "mandarin-tts" / "voices" / VOICE_NAME
+    return cache_dir() / "voices" / VOICE_NAME
 
 
 def build_voice(target: Path, *, force: bool = False, optimize: bool = True) -> Path:
