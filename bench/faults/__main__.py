@@ -14,7 +14,7 @@
 4. kill: one worker SIGKILLed during a load of 8 clients (new texts, 9 repeats of
    each): only the requests in flight on it fail (none refused while the replacement
    warms), gunicorn replaces it, /readyz 200.
-   recycle: the same load with MAX_REQUESTS=40 (jitter 10): workers are replaced
+   recycle: the same load with MAX_REQUESTS=8 (jitter 2): workers are replaced
    during the load and no request fails.
 5. sigterm: SIGTERM to the master during load (DRAIN_DELAY_S=1): every request that
    reached the service gets an answer (200, or 503 + Retry-After while draining).
@@ -88,8 +88,8 @@ def run(names: Sequence[str], args: argparse.Namespace,
                 with GunicornServer(WITHIN_CAPACITY) as server:
                     outcomes.append(kill_worker(server, args.kill_seconds))
             elif name == "recycle":
-                with GunicornServer({**WITHIN_CAPACITY, "MAX_REQUESTS": "40",
-                                     "MAX_REQUESTS_JITTER": "10"}) as server:
+                with GunicornServer({**WITHIN_CAPACITY, "MAX_REQUESTS": "8",
+                                     "MAX_REQUESTS_JITTER": "2"}) as server:
                     outcomes.append(recycle(server, args.recycle_seconds))
             elif name == "sigterm":
                 with GunicornServer({"DRAIN_DELAY_S": "1"}) as server:
