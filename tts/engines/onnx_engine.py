@@ -29,10 +29,10 @@ _LOGGER = logging.getLogger(__name__)
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
-# One short pass through both graphs: it runs every node once, which is all a first
-# request would otherwise pay extra for (on the CPU, first passes at longer lengths
-# cost what later ones do, so warming them only delays readiness).
-_WARM_UP_IDS_LENGTHS = (16,)
+# One short pass through both graphs (你好): it runs every node once, which is all a
+# first request would otherwise pay extra for (on the CPU, first passes at longer
+# lengths cost what later ones do, so a longer warm-up only delays readiness).
+_WARM_UP_PHONES = ("n", "i3", "h", "ao3")
 # The vocoder's reflection padding needs at least this many frames.
 _MIN_VOCODER_FRAMES = 16
 # Mel frames of context on each side of a streamed vocoder chunk: with 24 the
@@ -150,11 +150,8 @@ class OnnxEngine:
 
     def _warm_up(self) -> float:
         started = time.perf_counter()
-        sil, eos = self.voice.symbol_to_id["sil"], self.voice.symbol_to_id["eos"]
-        body = [self.voice.symbol_to_id[s] for s in ("n", "i3", "#0", "h", "ao3", "#1")]
-        for length in _WARM_UP_IDS_LENGTHS:
-            ids = [sil, *(body * (length // len(body) + 1))[:length], sil, eos]
-            self.synthesize(self.voice.name, "", ids, Prosody())
+        ids = [self.voice.symbol_to_id[s] for s in ("sil", *_WARM_UP_PHONES, "sil", "eos")]
+        self.synthesize(self.voice.name, "", ids, Prosody())
         return time.perf_counter() - started
 
     def mel(self, ids: list[int], prosody: Prosody) -> tuple[np.ndarray, list[int]]:
