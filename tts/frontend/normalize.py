@@ -162,12 +162,12 @@ class TextNormalizer:
     """
 
     def __init__(self, yao_for_one: str = "codes") -> None:
-        from wetext import Normalizer
+        from .grammars import wetext_normalizer
 
         if yao_for_one not in YAO_FOR_ONE:
             raise ValueError(f"yao_for_one must be one of {YAO_FOR_ONE}, got {yao_for_one!r}")
         self._yao = yao_for_one == "codes"
-        self._wetext = Normalizer(lang="zh", operator="tn")
+        self._wetext = wetext_normalizer()(lang="zh", operator="tn")
         self._lock = threading.Lock()
 
     def _wetext_normalize(self, piece: str) -> str:
