@@ -70,6 +70,10 @@ class CachedHits:
                  start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != ROUTE or environ.get("REQUEST_METHOD") != "POST":
             return self.inner(environ, start_response)
+        exchange: Exchange = environ[EXCHANGE]
+        # Named now, so that no answer from here on (a refusal under overload above
+        # all) makes the lifecycle look the route up in the URL map.
+        exchange.route = ROUTE
         try:
             body = self._read_body(environ)
         except OSError:  # the client went away mid-body: Flask meets the same stream
@@ -84,8 +88,7 @@ class CachedHits:
         if found is None:
             return self.inner(environ, start_response)
         speech_request, result = found
-        exchange: Exchange = environ[EXCHANGE]
-        exchange.route, exchange.whole_audio = ROUTE, True
+        exchange.whole_audio = True
         exchange.log.update(speech_log(speech_request, result), shortcut=True)
         start_response("200 OK", [*audio_headers(self.worker, result).items(),
                                   (headers.CONTENT_LENGTH, str(len(result.data)))])
