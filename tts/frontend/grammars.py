@@ -27,11 +27,8 @@ class GrammarOnFirstUse:
             self._grammar = self.make(self.path)
         return self._grammar
 
-    def __call__(self, text: str) -> str:
+    def __call__(self, text: str) -> str:  # how wetext applies a grammar
         return str(self.grammar(text))
-
-    def normalize(self, text: str) -> str:
-        return str(self.grammar.normalize(text))
 
 
 def wetext_normalizer() -> type:
